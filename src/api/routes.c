@@ -1,0 +1,76 @@
+#include "api/routes.h"
+
+#include <string.h>
+
+#include "api/auth.h"
+
+#define ANYROLE (ROLE_ADMIN | ROLE_CLIENT | ROLE_STUDENT)
+#define TRUSTED (ROLE_ADMIN | ROLE_CLIENT)
+
+static const struct route routes[] = {
+    {"GET", "/", GROUP_PUBLIC, ANYROLE, repl_ping},
+    {"POST", "/write_file", GROUP_REPL, TRUSTED, repl_write_file},
+    {"GET", "/read_file", GROUP_REPL, TRUSTED, repl_read_file},
+    {"POST", "/delete_file", GROUP_REPL, TRUSTED, repl_delete_file},
+    {"POST", "/rename_file", GROUP_REPL, TRUSTED, repl_rename_file},
+    {"POST", "/fork_session", GROUP_REPL, TRUSTED, repl_fork_session},
+    {"POST", "/run", GROUP_REPL, TRUSTED, repl_run},
+    {"POST", "/evaluate_code", GROUP_REPL, TRUSTED, repl_evaluate_code},
+    {"POST", "/jobs", GROUP_JOBS, TRUSTED, jobs_create},
+    {"GET", "/jobs/{}", GROUP_JOBS, TRUSTED, jobs_get},
+    {"GET", "/healthz", GROUP_PUBLIC, ANYROLE, health_healthz},
+    {"GET", "/metrics", GROUP_OPS, ROLE_ADMIN, health_metrics},
+};
+
+/* Matches path against pattern, capturing {} segments. 1 on a match. */
+static int
+route_match(const char *pattern, const char *path, struct request *req)
+{
+	int np = 0;
+
+	while (*pattern && *path) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || np >= ROUTE_PARAMS_MAX)
+				return 0;
+			req->params[np] = path;
+			req->param_len[np++] = n;
+			path += n;
+			pattern += 2;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++, path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+void
+routes_dispatch(struct request *req, struct response *resp)
+{
+	const struct route *found = NULL;
+	int path_known = 0;
+
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		if (!route_match(routes[i].path, req->path, req))
+			continue;
+		path_known = 1;
+		if (strcmp(routes[i].method, req->method) == 0 ||
+		    (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+			found = &routes[i];
+			break;
+		}
+	}
+	if (found == NULL) {
+		if (path_known)
+			http_error(resp, ERR_METHOD, "%s is not allowed on %s", req->method,
+			    req->path);
+		else
+			http_error(resp, ERR_NOT_FOUND, "there is no route %s", req->path);
+		return;
+	}
+	if (auth_check(req, found, resp) < 0)
+		return;
+	found->handler(req, resp);
+}

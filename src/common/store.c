@@ -1,0 +1,387 @@
+#include "common/store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static redisContext *conn;
+static int64_t last_fail_ms;
+static int64_t last_warn_ms;
+
+/*
+ * The Lua scripts. Values in a session hash are one type byte followed by
+ * the data: 'f' file, 'x' executable file, 'l' symbolic link (data is the
+ * target), 'd' directory. Fields "\0b" and "\0n" hold the total bytes and
+ * the number of files and links.
+ */
+static const char *const script_src[SCRIPT_COUNT] = {
+    /* SESS_WRITE KEYS: sess  ARGV: path value ttl max_bytes max_files
+     * -> 1, or an error "conflict <path>" / "too_large bytes|files" */
+    [SCRIPT_SESS_WRITE] =
+	"local k, p, v = KEYS[1], ARGV[1], ARGV[2]\n"
+	"local i = 1\n"
+	"while true do\n"
+	"  local s = string.find(p, '/', i, true)\n"
+	"  if not s then break end\n"
+	"  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
+	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. string.sub(p, 1, s - 1)) end\n"
+	"  i = s + 1\n"
+	"end\n"
+	"local old = redis.call('HGET', k, p)\n"
+	"if old and string.sub(old, 1, 1) == 'd' then return redis.error_reply('isdir ' .. p) end\n"
+	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local nb = b + #v - 1\n"
+	"local nn = n\n"
+	"if old then nb = nb - (#old - 1) else nn = nn + 1 end\n"
+	"if nb > tonumber(ARGV[4]) then return redis.error_reply('too_large bytes') end\n"
+	"if nn > tonumber(ARGV[5]) then return redis.error_reply('too_large files') end\n"
+	"i = 1\n"
+	"while true do\n"
+	"  local s = string.find(p, '/', i, true)\n"
+	"  if not s then break end\n"
+	"  redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
+	"  i = s + 1\n"
+	"end\n"
+	"redis.call('HSET', k, p, v, '\\0b', nb, '\\0n', nn)\n"
+	"redis.call('EXPIRE', k, ARGV[3])\n"
+	"return 1\n",
+
+    /* SESS_READ KEYS: sess  ARGV: path ttl -> {exists, value|false} */
+    [SCRIPT_SESS_READ] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, false} end\n"
+	"redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+	"return {1, redis.call('HGET', KEYS[1], ARGV[1])}\n",
+
+    /* SESS_DELETE KEYS: sess  ARGV: path ttl -> 1, 0 (no such file), -1 (no
+     * session). Deleting a directory deletes what is in it. */
+    [SCRIPT_SESS_DELETE] =
+	"local k, p = KEYS[1], ARGV[1]\n"
+	"if redis.call('EXISTS', k) == 0 then return -1 end\n"
+	"local v = redis.call('HGET', k, p)\n"
+	"if not v then return 0 end\n"
+	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local function drop(f, val)\n"
+	"  if string.sub(val, 1, 1) ~= 'd' then b = b - (#val - 1); n = n - 1 end\n"
+	"  redis.call('HDEL', k, f)\n"
+	"end\n"
+	"if string.sub(v, 1, 1) == 'd' then\n"
+	"  local pre = p .. '/'\n"
+	"  local all = redis.call('HGETALL', k)\n"
+	"  for j = 1, #all, 2 do\n"
+	"    if string.sub(all[j], 1, #pre) == pre then drop(all[j], all[j + 1]) end\n"
+	"  end\n"
+	"end\n"
+	"drop(p, v)\n"
+	"redis.call('HSET', k, '\\0b', b, '\\0n', n)\n"
+	"redis.call('EXPIRE', k, ARGV[2])\n"
+	"return 1\n",
+
+    /* SESS_RENAME KEYS: sess  ARGV: old new ttl -> 1, 0 (no such file), -1
+     * (no session), or an error "conflict <path>" / "isdir <path>" /
+     * "inside <path>" */
+    [SCRIPT_SESS_RENAME] =
+	"local k, o, p = KEYS[1], ARGV[1], ARGV[2]\n"
+	"if redis.call('EXISTS', k) == 0 then return -1 end\n"
+	"local v = redis.call('HGET', k, o)\n"
+	"if not v then return 0 end\n"
+	"if o == p then redis.call('EXPIRE', k, ARGV[3]) return 1 end\n"
+	"local isdir = string.sub(v, 1, 1) == 'd'\n"
+	"if isdir and string.sub(p, 1, #o + 1) == o .. '/' then return redis.error_reply('inside ' .. p) end\n"
+	"local i = 1\n"
+	"while true do\n"
+	"  local s = string.find(p, '/', i, true)\n"
+	"  if not s then break end\n"
+	"  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
+	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. string.sub(p, 1, s - 1)) end\n"
+	"  i = s + 1\n"
+	"end\n"
+	"local old = redis.call('HGET', k, p)\n"
+	"if old and (string.sub(old, 1, 1) == 'd') ~= isdir then return redis.error_reply('isdir ' .. p) end\n"
+	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local all = redis.call('HGETALL', k)\n"
+	"if isdir then\n"
+	"  local tp = p .. '/'\n"
+	"  for j = 1, #all, 2 do\n"
+	"    if string.sub(all[j], 1, #tp) == tp then\n"
+	"      if string.sub(all[j + 1], 1, 1) ~= 'd' then b = b - (#all[j + 1] - 1); n = n - 1 end\n"
+	"      redis.call('HDEL', k, all[j])\n"
+	"    end\n"
+	"  end\n"
+	"  local op = o .. '/'\n"
+	"  for j = 1, #all, 2 do\n"
+	"    if string.sub(all[j], 1, #op) == op then\n"
+	"      redis.call('HDEL', k, all[j])\n"
+	"      redis.call('HSET', k, tp .. string.sub(all[j], #op + 1), all[j + 1])\n"
+	"    end\n"
+	"  end\n"
+	"elseif old then\n"
+	"  b = b - (#old - 1); n = n - 1\n"
+	"end\n"
+	"i = 1\n"
+	"while true do\n"
+	"  local s = string.find(p, '/', i, true)\n"
+	"  if not s then break end\n"
+	"  redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
+	"  i = s + 1\n"
+	"end\n"
+	"redis.call('HDEL', k, o)\n"
+	"redis.call('HSET', k, p, v, '\\0b', b, '\\0n', n)\n"
+	"redis.call('EXPIRE', k, ARGV[3])\n"
+	"return 1\n",
+
+    /* SESS_FORK KEYS: src dst  ARGV: ttl -> 1, 0 (no such session) */
+    [SCRIPT_SESS_FORK] =
+	"if redis.call('COPY', KEYS[1], KEYS[2]) == 0 then return 0 end\n"
+	"redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+	"redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+	"return 1\n",
+
+    /* SESS_SAVEBACK KEYS: sess  ARGV: ttl max_bytes max_files ndel
+     * del... (path value)... -> 1, or an error "too_large bytes|files".
+     * Applies what a /run changed: deletions, then new and changed entries.
+     * The session is recreated if it expired while the job ran. */
+    [SCRIPT_SESS_SAVEBACK] =
+	"local k = KEYS[1]\n"
+	"local nd = tonumber(ARGV[4])\n"
+	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local function size(v) if v and string.sub(v, 1, 1) ~= 'd' then return #v - 1, 1 end return 0, 0 end\n"
+	"for j = 5, 4 + nd do\n"
+	"  local s, c = size(redis.call('HGET', k, ARGV[j])); b = b - s; n = n - c\n"
+	"end\n"
+	"for j = 5 + nd, #ARGV, 2 do\n"
+	"  local s, c = size(redis.call('HGET', k, ARGV[j])); b = b - s; n = n - c\n"
+	"  s, c = size(ARGV[j + 1]); b = b + s; n = n + c\n"
+	"end\n"
+	"if b > tonumber(ARGV[2]) then return redis.error_reply('too_large bytes') end\n"
+	"if n > tonumber(ARGV[3]) then return redis.error_reply('too_large files') end\n"
+	"for j = 5, 4 + nd do redis.call('HDEL', k, ARGV[j]) end\n"
+	"for j = 5 + nd, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end\n"
+	"redis.call('HSET', k, '\\0b', b, '\\0n', n)\n"
+	"redis.call('EXPIRE', k, ARGV[1])\n"
+	"return 1\n",
+
+    /* JOB_PUSH KEYS: queue alive [sess]  ARGV: job max_depth ttl
+     * -> 1, -1 (queue full), -2 (no executor alive), -3 (no session) */
+    [SCRIPT_JOB_PUSH] =
+	"if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end\n"
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return -2 end\n"
+	"if KEYS[3] then\n"
+	"  if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end\n"
+	"  redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
+	"end\n"
+	"redis.call('LPUSH', KEYS[1], ARGV[1])\n"
+	"return 1\n",
+
+    /* JOB_FINISH KEYS: res done proc stats  ARGV: envelope ttl job kind status
+     * -> 1 when this call wrote the result, 0 when one existed already */
+    [SCRIPT_JOB_FINISH] =
+	"redis.call('LREM', KEYS[3], 1, ARGV[3])\n"
+	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
+	"redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+	"redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+	"redis.call('HINCRBY', KEYS[4], 'jobs:' .. ARGV[4] .. ':' .. ARGV[5], 1)\n"
+	"return 1\n",
+
+    /* REAP KEYS: alive queue  ARGV: prefix -> number of jobs put back.
+     * Every executor whose lease expired loses its processing lists to the
+     * front of the queue; the executor is forgotten. */
+    [SCRIPT_REAP] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - 1)\n"
+	"local moved = 0\n"
+	"for _, e in ipairs(dead) do\n"
+	"  local slots = tonumber(redis.call('HGET', ARGV[1] .. 'exec:' .. e, 'slots') or '0')\n"
+	"  for s = 0, slots - 1 do\n"
+	"    local pl = ARGV[1] .. 'proc:' .. e .. ':' .. s\n"
+	"    while redis.call('LMOVE', pl, KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end\n"
+	"  end\n"
+	"  redis.call('DEL', ARGV[1] .. 'exec:' .. e)\n"
+	"  redis.call('ZREM', KEYS[1], e)\n"
+	"end\n"
+	"return moved\n",
+};
+
+/* Filled by SCRIPT LOAD on first use, cleared on NOSCRIPT. */
+static char script_sha[SCRIPT_COUNT][41];
+
+
+redisContext *
+store_get(void)
+{
+	struct timeval tv;
+	redisReply *r;
+	int64_t now;
+
+	if (conn != NULL && conn->err == 0)
+		return conn;
+	if (conn != NULL) {
+		redisFree(conn);
+		conn = NULL;
+	}
+	now = now_mono_ms();
+	/* Back off for a moment after a failure so a dead Redis costs a
+	 * request one connect attempt, not many. */
+	if (last_fail_ms && now - last_fail_ms < 200)
+		return NULL;
+	tv.tv_sec = cfg.redis_timeout_ms / 1000;
+	tv.tv_usec = (cfg.redis_timeout_ms % 1000) * 1000;
+	if (cfg.redis_socket && *cfg.redis_socket)
+		conn = redisConnectUnixWithTimeout(cfg.redis_socket, tv);
+	else
+		conn = redisConnectWithTimeout(cfg.redis_host, (int)cfg.redis_port, tv);
+	if (conn == NULL || conn->err)
+		goto fail;
+	redisSetTimeout(conn, tv);
+	if (cfg.redis_password && *cfg.redis_password) {
+		if (cfg.redis_user && *cfg.redis_user)
+			r = redisCommand(conn, "AUTH %s %s", cfg.redis_user, cfg.redis_password);
+		else
+			r = redisCommand(conn, "AUTH %s", cfg.redis_password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r)
+				freeReplyObject(r);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if (cfg.redis_db) {
+		r = redisCommand(conn, "SELECT %lld", (long long)cfg.redis_db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r)
+				freeReplyObject(r);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	last_fail_ms = 0;
+	return conn;
+fail:
+	if (now - last_warn_ms > 1000) {
+		log_warnx("redis: cannot connect to %s: %s",
+		    cfg.redis_socket && *cfg.redis_socket ? cfg.redis_socket : cfg.redis_host,
+		    conn ? conn->errstr : "out of memory");
+		last_warn_ms = now;
+	}
+	if (conn)
+		redisFree(conn);
+	conn = NULL;
+	last_fail_ms = now ? now : 1;
+	return NULL;
+}
+
+void
+store_reset(void)
+{
+	if (conn != NULL)
+		redisFree(conn);
+	conn = NULL;
+	last_fail_ms = 0;
+}
+
+void
+store_set_timeout(long ms)
+{
+	struct timeval tv;
+
+	if (conn == NULL)
+		return;
+	if (ms <= 0)
+		ms = (long)cfg.redis_timeout_ms;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	redisSetTimeout(conn, tv);
+}
+
+static redisReply *
+checked(redisReply *r)
+{
+	if (r == NULL) {
+		log_warnx("redis: %s", conn && conn->errstr[0] ? conn->errstr : "no reply");
+		store_reset();
+		last_fail_ms = now_mono_ms();
+	}
+	return r;
+}
+
+redisReply *
+store_cmd(const char *fmt, ...)
+{
+	redisContext *c = store_get();
+	va_list ap;
+	redisReply *r;
+
+	if (c == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	return checked(r);
+}
+
+redisReply *
+store_cmdargv(int argc, const char **argv, const size_t *lens)
+{
+	redisContext *c = store_get();
+
+	if (c == NULL)
+		return NULL;
+	return checked(redisCommandArgv(c, argc, argv, lens));
+}
+
+redisReply *
+store_script(enum store_script s, int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	const char **av = xcalloc((size_t)argc + 3, sizeof *av);
+	size_t *al = xcalloc((size_t)argc + 3, sizeof *al);
+	char nk[16];
+	redisReply *r = NULL;
+
+	snprintf(nk, sizeof nk, "%d", nkeys);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (script_sha[s][0] == '\0') {
+			r = store_cmd("SCRIPT LOAD %s", script_src[s]);
+			if (r == NULL)
+				goto out;
+			if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+				log_warnx("redis: SCRIPT LOAD failed: %s",
+				    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+				goto out;
+			}
+			memcpy(script_sha[s], r->str, 40);
+			freeReplyObject(r);
+			r = NULL;
+		}
+		av[0] = "EVALSHA", al[0] = 7;
+		av[1] = script_sha[s], al[1] = 40;
+		av[2] = nk, al[2] = strlen(nk);
+		for (int i = 0; i < argc; i++)
+			av[i + 3] = argv[i], al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+		r = store_cmdargv(argc + 3, av, al);
+		if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+			/* Redis restarted or flushed its script cache. */
+			freeReplyObject(r);
+			r = NULL;
+			script_sha[s][0] = '\0';
+			continue;
+		}
+		break;
+	}
+out:
+	free(av);
+	free(al);
+	return r;
+}

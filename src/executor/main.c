@@ -1,0 +1,240 @@
+/*
+ * evald-executor: registers itself in Redis, forks executor_slots slot
+ * processes that pop and run jobs, renews its lease while it lives, and
+ * reaps the jobs of executors whose lease expired. It refuses to start when
+ * it cannot build a sandbox. SIGTERM drains: slots finish the job in hand
+ * and take no more.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "common/util.h"
+#include "executor/runner.h"
+#include "executor/sandbox.h"
+#include "executor/slot.h"
+
+static const char usage[] =
+    "usage: evald-executor [-t] [--self-test] [-c FILE] [-o key=value]...\n"
+    "  -c FILE       configuration file\n"
+    "  -o key=value  override one setting (see conf/evald.conf)\n"
+    "  -t            check the configuration and the sandbox, then exit\n";
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig != SIGCHLD)
+		got_term = 1;
+}
+
+/* Runs /bin/true in a sandbox; a failure names the layer that is missing. */
+static int
+preflight(char *err, size_t errlen)
+{
+	const char *argv[] = {"/bin/sh", "-c", "exit 7", NULL};
+	struct sandbox_spec s;
+	struct sandbox_result r;
+	int rc = -1;
+
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.wall_ms = 5000;
+	s.cpu_s = 5;
+	s.as_bytes = 256 << 20;
+	s.nproc = 16;
+	s.fsize_bytes = 1 << 20;
+	s.nofile = 64;
+	s.tmpfs_bytes = 1 << 20;
+	s.output_max = 4096;
+	s.save_max_bytes = 1 << 20;
+	s.save_max_files = 16;
+	if (sandbox_run(&s, &r) < 0)
+		snprintf(err, errlen, "%s", r.error);
+	else if (r.exit_code != 7)
+		snprintf(err, errlen, "a probe job did not run (status %s, exit %d): %.100s",
+		    sandbox_status_name(r.status), r.exit_code, r.err.data ? r.err.data : "");
+	else
+		rc = 0;
+	sandbox_result_free(&r);
+	return rc;
+}
+
+static int
+heartbeat(const char *eid)
+{
+	long long until = (long long)now_real_ms() + cfg.lease_ms;
+	redisReply *r = store_cmd("ZADD " KEY_PREFIX "alive %lld %s", until, eid);
+
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	r = store_cmd("HSET " KEY_PREFIX "exec:%s slots %lld", eid, (long long)cfg.executor_slots);
+	if (r)
+		freeReplyObject(r);
+	return 0;
+}
+
+static void
+reap(void)
+{
+	const char *argv[] = {KEY_PREFIX "alive", KEY_PREFIX "queue", KEY_PREFIX};
+	redisReply *r = store_script(SCRIPT_REAP, 2, 3, argv, NULL);
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		log_warnx("reaper: put %lld jobs of dead executors back on the queue", r->integer);
+	if (r)
+		freeReplyObject(r);
+}
+
+static pid_t
+spawn_slot(const char *eid, int i, sigset_t *oldmask)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		slot_main(eid, i);
+	}
+	if (pid < 0)
+		log_warn("fork");
+	return pid;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	sigset_t block, oldmask;
+	char eid[200], host[100], err[512];
+	pid_t *slots;
+	int test_only, self_test = 0, stopping = 0;
+	int64_t last_beat = 0, last_reap = 0;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--self-test") == 0) {
+			self_test = 1;
+			argv[i] = "-t";
+		}
+	config_from_args(argc, argv, usage, &test_only);
+	if (log_open("evald-executor", cfg.log_file, cfg.log_level) < 0)
+		fatalx("cannot open log %s or bad log_level %s", cfg.log_file, cfg.log_level);
+	runner_init();
+	if (preflight(err, sizeof err) < 0)
+		fatalx("refusing to start: the sandbox cannot be built: %s", err);
+	if (test_only || self_test) {
+		printf("sandbox ok: user, pid, network, mount, ipc and uts namespaces; "
+		       "rlimits; read-only root\n");
+		return 0;
+	}
+	if (cfg.executor_id && *cfg.executor_id)
+		snprintf(eid, sizeof eid, "%s", cfg.executor_id);
+	else {
+		char rnd[JOB_ID_LEN + 1];
+		gethostname(host, sizeof host);
+		host[sizeof host - 1] = '\0';
+		job_new_id(rnd);
+		snprintf(eid, sizeof eid, "%s-%d-%.8s", host, (int)getpid(), rnd);
+	}
+	if (cfg.pid_file && *cfg.pid_file) {
+		FILE *f = fopen(cfg.pid_file, "we");
+		if (f == NULL)
+			fatal("%s", cfg.pid_file);
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &oldmask);
+
+	while (heartbeat(eid) < 0 && !got_term)
+		sleep(1);
+	slots = xcalloc((size_t)cfg.executor_slots, sizeof *slots);
+	for (int i = 0; i < cfg.executor_slots; i++)
+		slots[i] = spawn_slot(eid, i, &oldmask);
+	log_info("executor %s running %lld slots", eid, (long long)cfg.executor_slots);
+
+	for (;;) {
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		int64_t now = now_mono_ms();
+		int status, alive = 0;
+		pid_t pid;
+
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (int i = 0; i < cfg.executor_slots; i++)
+				if (slots[i] == pid) {
+					slots[i] = 0;
+					if (!stopping) {
+						log_warnx("slot %d died (status %d); respawning", i, status);
+						slots[i] = spawn_slot(eid, i, &oldmask);
+					}
+				}
+		if (got_hup) {
+			got_hup = 0;
+			log_reopen();
+		}
+		if (got_term && !stopping) {
+			stopping = 1;
+			log_info("draining: finishing the jobs in hand");
+			for (int i = 0; i < cfg.executor_slots; i++)
+				if (slots[i] > 0)
+					kill(slots[i], SIGTERM);
+		}
+		for (int i = 0; i < cfg.executor_slots; i++)
+			alive += slots[i] > 0;
+		if (stopping && alive == 0)
+			break;
+		/* The lease is renewed while any slot may hold a job. */
+		if (now - last_beat >= cfg.lease_ms / 3) {
+			if (heartbeat(eid) == 0)
+				last_beat = now;
+		}
+		if (!stopping && now - last_reap >= cfg.lease_ms / 2) {
+			reap();
+			last_reap = now;
+		}
+		{
+			/* Signals stay blocked; they are taken here, not in handlers. */
+			int sig = sigtimedwait(&block, NULL, &ts);
+			if (sig == SIGTERM || sig == SIGINT)
+				got_term = 1;
+			else if (sig == SIGHUP)
+				got_hup = 1;
+		}
+	}
+	{
+		redisReply *r = store_cmd("ZREM " KEY_PREFIX "alive %s", eid);
+		if (r)
+			freeReplyObject(r);
+		r = store_cmd("DEL " KEY_PREFIX "exec:%s", eid);
+		if (r)
+			freeReplyObject(r);
+	}
+	log_info("stopped");
+	free(slots);
+	return 0;
+}

@@ -1,0 +1,364 @@
+#include "executor/runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "common/store.h"
+#include "common/util.h"
+#include "executor/sandbox.h"
+
+static char *harness;
+static size_t harness_len;
+
+void
+runner_init(void)
+{
+	char *path = xasprintf("%s/evaluate.py", cfg.harness_dir);
+
+	if (read_file(path, 16 << 20, &harness, &harness_len) < 0)
+		fatal("cannot read the evaluation harness %s", path);
+	free(path);
+}
+
+/* Fetches a session's entries. Returns 0 (a missing session is empty), or
+ * -1 when Redis fails. */
+static int
+session_fetch(const char *id, struct sb_file **out, size_t *n)
+{
+	redisReply *r = store_cmd("HGETALL " KEY_PREFIX "sess:%s", id);
+	struct sb_file *f;
+	size_t count = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	f = xcalloc(r->elements / 2 + 1, sizeof *f);
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		redisReply *k = r->element[i], *v = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 1)
+			continue;
+		if (path_rel_check(k->str, k->len) != NULL)
+			continue; /* the counters, or something no route wrote */
+		f[count].type = v->str[0];
+		f[count].path = xstrndup(k->str, k->len);
+		f[count].path_len = k->len;
+		f[count].data = xstrndup(v->str + 1, v->len - 1);
+		f[count].len = v->len - 1;
+		count++;
+	}
+	freeReplyObject(r);
+	*out = f;
+	*n = count;
+	return 0;
+}
+
+static int
+file_cmp(const void *a, const void *b)
+{
+	const struct sb_file *x = a, *y = b;
+	return strcmp(x->path, y->path);
+}
+
+/* Writes what the run changed back to the session: entries gone, entries
+ * new or different. Returns 0, 1 when over the session's limits (nothing
+ * saved), -1 when Redis fails. */
+static int
+session_save_back(const char *id, struct sb_file *before, size_t nb, struct sb_file *after,
+    size_t na)
+{
+	const char **argv;
+	size_t *lens, argc = 0, i = 0, k = 0, ndel = 0;
+	char key[200], ttl[32], maxb[32], maxf[32], nd[32];
+	char **vals;
+	size_t nvals = 0;
+	redisReply *r;
+	int rc = -1;
+
+	qsort(before, nb, sizeof *before, file_cmp);
+	qsort(after, na, sizeof *after, file_cmp);
+	argv = xcalloc(nb + 2 * na + 8, sizeof *argv);
+	lens = xcalloc(nb + 2 * na + 8, sizeof *lens);
+	vals = xcalloc(na + 1, sizeof *vals);
+	snprintf(key, sizeof key, KEY_PREFIX "sess:%s", id);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
+	snprintf(maxb, sizeof maxb, "%lld", (long long)cfg.session_max_bytes);
+	snprintf(maxf, sizeof maxf, "%lld", (long long)cfg.session_max_files);
+	argv[argc++] = key;
+	argv[argc++] = ttl;
+	argv[argc++] = maxb;
+	argv[argc++] = maxf;
+	argc++; /* ndel, filled below */
+	/* deletions: in before, not in after */
+	for (i = 0, k = 0; i < nb; i++) {
+		while (k < na && strcmp(after[k].path, before[i].path) < 0)
+			k++;
+		if (k < na && strcmp(after[k].path, before[i].path) == 0)
+			continue;
+		lens[argc] = before[i].path_len;
+		argv[argc++] = before[i].path;
+		ndel++;
+	}
+	/* sets: in after, new or changed */
+	for (i = 0, k = 0; i < na; i++) {
+		while (k < nb && strcmp(before[k].path, after[i].path) < 0)
+			k++;
+		if (k < nb && strcmp(before[k].path, after[i].path) == 0 &&
+		    before[k].type == after[i].type && before[k].len == after[i].len &&
+		    memcmp(before[k].data, after[i].data, after[i].len) == 0)
+			continue;
+		vals[nvals] = xmalloc(after[i].len + 1);
+		vals[nvals][0] = after[i].type;
+		memcpy(vals[nvals] + 1, after[i].data, after[i].len);
+		lens[argc] = after[i].path_len;
+		argv[argc++] = after[i].path;
+		lens[argc] = after[i].len + 1;
+		argv[argc++] = vals[nvals++];
+	}
+	if (argc == 5) {
+		rc = 0; /* nothing changed */
+		goto out;
+	}
+	snprintf(nd, sizeof nd, "%zu", ndel);
+	argv[4] = nd;
+	for (i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	r = store_script(SCRIPT_SESS_SAVEBACK, 1, (int)argc, argv, lens);
+	if (r != NULL) {
+		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "too_large", 9) == 0)
+			rc = 1;
+		else if (r->type == REDIS_REPLY_INTEGER)
+			rc = 0;
+		else
+			log_warnx("save-back: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		freeReplyObject(r);
+	}
+out:
+	for (i = 0; i < nvals; i++)
+		free(vals[i]);
+	free(vals);
+	free(argv);
+	free(lens);
+	return rc;
+}
+
+/* Output may be any bytes; JSON needs UTF-8. Invalid sequences become
+ * U+FFFD. */
+static struct json_object *
+text_value(const char *s, size_t len)
+{
+	struct buf b;
+	struct json_object *o;
+
+	if (utf8_valid(s, len))
+		return json_object_new_string_len(s, (int)len);
+	buf_init(&b);
+	for (size_t i = 0; i < len;) {
+		size_t n = 1;
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0xc0 && c < 0xe0)
+			n = 2;
+		else if (c >= 0xe0 && c < 0xf0)
+			n = 3;
+		else if (c >= 0xf0)
+			n = 4;
+		if (i + n <= len && (c < 0x80 || (c >= 0xc0 && utf8_valid(s + i, n)))) {
+			buf_append(&b, s + i, n);
+			i += n;
+		} else {
+			buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	o = json_object_new_string_len(b.data ? b.data : "", (int)b.len);
+	buf_free(&b);
+	return o;
+}
+
+static void
+spec_defaults(struct sandbox_spec *s, int slot)
+{
+	memset(s, 0, sizeof *s);
+	s->slot = slot;
+	s->as_bytes = cfg.sandbox_memory_mb << 20;
+	s->nproc = cfg.sandbox_procs;
+	s->fsize_bytes = cfg.sandbox_fsize_mb << 20;
+	s->nofile = cfg.sandbox_files;
+	s->tmpfs_bytes = cfg.sandbox_tmpfs_mb << 20;
+	s->output_max = cfg.output_max_bytes;
+	s->save_max_bytes = cfg.session_max_bytes;
+	s->save_max_files = cfg.session_max_files;
+}
+
+static char *
+run_job(const struct job *j, int slot, size_t *len, const char **status)
+{
+	const char *argv[] = {"/bin/sh", "-c", j->cmd, NULL};
+	struct sandbox_spec spec;
+	struct sandbox_result res;
+	struct sb_file *files = NULL;
+	size_t nfiles = 0;
+	struct json_object *o;
+	char *env;
+	int saved = 0;
+
+	if (session_fetch(j->session, &files, &nfiles) < 0) {
+		*status = "internal_error";
+		return job_envelope_error("unavailable", "the store failed while reading the session",
+		    len);
+	}
+	spec_defaults(&spec, slot);
+	spec.argv = argv;
+	spec.stdin_data = j->stdin_data;
+	spec.stdin_len = j->stdin_len;
+	spec.files = files;
+	spec.nfiles = nfiles;
+	spec.save_back = 1;
+	spec.wall_ms = (int64_t)(j->timeout_s * 1000);
+	spec.cpu_s = (int64_t)ceil(j->timeout_s) + 1;
+	if (sandbox_run(&spec, &res) < 0) {
+		log_warnx("sandbox: %s", res.error);
+		sandbox_result_free(&res);
+		sb_files_free(files, nfiles);
+		*status = "internal_error";
+		return job_envelope_error("internal_error", "the sandbox could not run the job", len);
+	}
+	if (!res.save_overflow)
+		saved = session_save_back(j->session, files, nfiles, res.files, res.nfiles);
+	o = json_object_new_object();
+	json_object_object_add(o, "stdout", text_value(res.out.data ? res.out.data : "", res.out.len));
+	json_object_object_add(o, "stderr", text_value(res.err.data ? res.err.data : "", res.err.len));
+	json_object_object_add(o, "exit_code", json_object_new_int(res.exit_code));
+	json_object_object_add(o, "status", json_object_new_string(sandbox_status_name(res.status)));
+	json_object_object_add(o, "time_ms", json_object_new_int64(res.time_ms));
+	json_object_object_add(o, "cpu_ms", json_object_new_int64(res.cpu_ms));
+	json_object_object_add(o, "memory_kb", json_object_new_int64(res.memory_kb));
+	json_object_object_add(o, "truncated", json_object_new_boolean(res.truncated));
+	json_object_object_add(o, "limits", json_object_new_string("rlimit"));
+	if (res.save_overflow || saved == 1)
+		json_object_object_add(o, "save_error",
+		    json_object_new_string("the files were not saved: the work directory is over "
+					   "the session's size or file limit"));
+	else if (saved < 0)
+		json_object_object_add(o, "save_error",
+		    json_object_new_string("the files were not saved: the store failed"));
+	*status = sandbox_status_name(res.status);
+	env = job_envelope_ok(o, len);
+	sandbox_result_free(&res);
+	sb_files_free(files, nfiles);
+	return env;
+}
+
+/* Whatever went wrong, the evaluate answer keeps its shape: every case
+ * failed, error saying why. */
+static struct json_object *
+eval_all_failed(const struct job *j, const char *why)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	size_t n = json_object_array_length(j->io_cases);
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(j->io_cases, i), *cr, *in = NULL;
+		cr = json_object_new_object();
+		json_object_object_add(cr, "case", json_object_new_int64((int64_t)i));
+		json_object_object_get_ex(c, "input", &in);
+		json_object_object_add(cr, "input", json_object_get(in));
+		json_object_object_add(cr, "passed", json_object_new_boolean(0));
+		json_object_object_add(cr, "got", NULL);
+		json_object_object_add(cr, "expected", NULL);
+		json_object_object_add(cr, "error", json_object_new_string(why));
+		json_object_array_add(arr, cr);
+	}
+	json_object_object_add(o, "passed", json_object_new_boolean(0));
+	json_object_object_add(o, "case_results", arr);
+	json_object_object_add(o, "error", json_object_new_string(why));
+	return o;
+}
+
+static char *
+evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
+{
+	const char *argv[] = {cfg.python, "-I", "-S", "/run/evald/evaluate.py", NULL};
+	struct sandbox_spec spec;
+	struct sandbox_result res;
+	struct sb_file *files = NULL;
+	size_t nfiles = 0, ncases = json_object_array_length(j->io_cases), rlen;
+	struct json_object *req, *body = NULL, *v;
+	struct jx_err e;
+	const char *reqtext;
+	char why[300];
+
+	if (session_fetch(j->session, &files, &nfiles) < 0) {
+		*status = "internal_error";
+		return job_envelope_error("unavailable", "the store failed while reading the session",
+		    len);
+	}
+	req = json_object_new_object();
+	jx_add_strlen(req, "code", j->code, j->code_len);
+	json_object_object_add(req, "entry_point", json_object_new_string(j->entry_point));
+	json_object_object_add(req, "io_cases", json_object_get(j->io_cases));
+	json_object_object_add(req, "case_timeout_s", json_object_new_double(j->case_timeout_s));
+	json_object_object_add(req, "case_memory_mb", json_object_new_int64(j->case_memory_mb));
+	reqtext = jx_text(req, &rlen);
+
+	spec_defaults(&spec, slot);
+	spec.argv = argv;
+	spec.stdin_data = reqtext;
+	spec.stdin_len = rlen;
+	spec.files = files;
+	spec.nfiles = nfiles;
+	spec.extra_name = "evaluate.py";
+	spec.extra_data = harness;
+	spec.extra_len = harness_len;
+	spec.result_fd = 1;
+	spec.wall_ms = (int64_t)(((double)ncases * (j->case_timeout_s + 0.5) + 5) * 1000);
+	spec.cpu_s = spec.wall_ms / 1000 + 1;
+	/* the harness and one case at a time */
+	if (spec.as_bytes < (j->case_memory_mb << 20) + (256 << 20))
+		spec.as_bytes = (j->case_memory_mb << 20) + (256 << 20);
+	if (sandbox_run(&spec, &res) < 0) {
+		log_warnx("sandbox: %s", res.error);
+		body = eval_all_failed(j, "InternalError: the sandbox could not run the code");
+		*status = "internal_error";
+		goto out;
+	}
+	*status = sandbox_status_name(res.status);
+	if (res.res.len > 0)
+		body = jx_parse(res.res.data, res.res.len, 512, &e);
+	if (body == NULL || !json_object_is_type(body, json_type_object) ||
+	    !json_object_object_get_ex(body, "passed", &v) ||
+	    !json_object_object_get_ex(body, "case_results", &v) ||
+	    !json_object_is_type(v, json_type_array)) {
+		if (body)
+			json_object_put(body);
+		if (res.status == SB_TIMEOUT)
+			snprintf(why, sizeof why, "Timeout: the evaluation exceeded its time limit");
+		else
+			snprintf(why, sizeof why,
+			    "EvaluationError: the evaluation ended without a result (%s, exit %d)",
+			    sandbox_status_name(res.status), res.exit_code);
+		body = eval_all_failed(j, why);
+	}
+out:
+	json_object_put(req);
+	sandbox_result_free(&res);
+	sb_files_free(files, nfiles);
+	return job_envelope_ok(body, len);
+}
+
+char *
+runner_run(const struct job *j, int slot, size_t *len, const char **status)
+{
+	if (j->kind == JOB_RUN)
+		return run_job(j, slot, len, status);
+	return evaluate_job(j, slot, len, status);
+}

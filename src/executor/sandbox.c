@@ -1,0 +1,637 @@
+#include "executor/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "executor/workdir.h"
+
+/* Ids inside the sandbox: init runs as 0 (mapped to an unprivileged host
+ * id), the job as SANDBOX_UID. */
+#define SANDBOX_UID 1000
+#define NEWROOT "/tmp"
+#define GRACE_MS 10000
+
+/* What init reports before streaming the work directory. */
+struct sb_status {
+	int wstatus;
+	int timed_out;
+	int stopped_early;
+	int exec_failed;
+	int64_t wall_ms;
+	int64_t cpu_ms;
+	int64_t maxrss_kb;
+};
+
+const char *
+sandbox_status_name(enum sandbox_status s)
+{
+	static const char *const names[] = {"ok", "runtime_error", "timeout", "memory_limit",
+	    "output_limit", "internal_error"};
+	return names[s];
+}
+
+/* ---- inside the sandbox: init and the job process ---------------------- */
+
+/* Reports a setup failure to the parent through the status pipe and exits:
+ * the parent turns it into an internal_error naming the step. */
+static void __attribute__((noreturn))
+init_fail(int status_fd, const char *what)
+{
+	char msg[300];
+	int n = snprintf(msg, sizeof msg, "E%s: %s", what, strerror(errno));
+	if (n > 0)
+		(void)write(status_fd, msg, (size_t)n);
+	_exit(111);
+}
+
+/* Closes every descriptor except those in keep. */
+static void
+close_except(const int *keep, int nkeep)
+{
+	int lo = 0;
+
+	for (;;) {
+		int next = -1;
+		for (int i = 0; i < nkeep; i++)
+			if (keep[i] >= lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0) {
+			syscall(SYS_close_range, lo, ~0U, 0);
+			return;
+		}
+		if (next > lo)
+			syscall(SYS_close_range, lo, next - 1, 0);
+		lo = next + 1;
+	}
+}
+
+/* Bind-mounts src read-only onto dst, keeping the flags the kernel locks
+ * on mounts inherited from a more privileged namespace. */
+static int
+bind_ro(const char *src, const char *dst)
+{
+	struct statvfs sv;
+	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
+
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	if (statvfs(src, &sv) == 0) {
+		if (sv.f_flag & ST_NODEV)
+			flags |= MS_NODEV;
+		if (sv.f_flag & ST_NOEXEC)
+			flags |= MS_NOEXEC;
+		if (sv.f_flag & ST_NOATIME)
+			flags |= MS_NOATIME;
+		if (sv.f_flag & ST_NODIRATIME)
+			flags |= MS_NODIRATIME;
+		if (sv.f_flag & ST_RELATIME)
+			flags |= MS_RELATIME;
+	}
+	return mount(NULL, dst, NULL, flags, NULL);
+}
+
+static int
+write_text(const char *path, const char *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, data, len);
+	close(fd);
+	return rc;
+}
+
+static const char *const system_dirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
+    "/libx32"};
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
+
+/* Builds the new root under NEWROOT and pivots into it. */
+static void
+init_build_root(const struct sandbox_spec *spec, int sfd)
+{
+	char path[256], opts[128];
+	static const char passwd[] = "root:x:0:0:root:/:/bin/sh\n"
+				     "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
+				     "nobody:x:65534:65534:nobody:/:/bin/sh\n";
+	static const char group[] = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
+	static const char hosts[] = "127.0.0.1 localhost\n::1 localhost\n";
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		init_fail(sfd, "making mounts private");
+	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755") < 0)
+		init_fail(sfd, "mounting the root tmpfs");
+	for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++) {
+		struct stat st;
+		char target[256];
+		ssize_t n;
+
+		if (lstat(system_dirs[i], &st) < 0)
+			continue;
+		snprintf(path, sizeof path, NEWROOT "%s", system_dirs[i]);
+		if (S_ISLNK(st.st_mode)) {
+			/* merged /usr: /bin -> usr/bin and friends */
+			n = readlink(system_dirs[i], target, sizeof target - 1);
+			if (n < 0)
+				init_fail(sfd, "reading a system link");
+			target[n] = '\0';
+			if (symlink(target, path) < 0)
+				init_fail(sfd, "linking a system directory");
+		} else if (S_ISDIR(st.st_mode)) {
+			if (mkdir(path, 0755) < 0 || bind_ro(system_dirs[i], path) < 0)
+				init_fail(sfd, system_dirs[i]);
+		}
+	}
+	/* An /etc of our own: no shadow, no evald configuration, no secrets. */
+	if (mkdir(NEWROOT "/etc", 0755) < 0 ||
+	    write_text(NEWROOT "/etc/passwd", passwd, sizeof passwd - 1, 0644) < 0 ||
+	    write_text(NEWROOT "/etc/group", group, sizeof group - 1, 0644) < 0 ||
+	    write_text(NEWROOT "/etc/hosts", hosts, sizeof hosts - 1, 0644) < 0 ||
+	    write_text(NEWROOT "/etc/hostname", "sandbox\n", 8, 0644) < 0)
+		init_fail(sfd, "writing /etc");
+	if (access("/etc/ld.so.cache", R_OK) == 0 &&
+	    (write_text(NEWROOT "/etc/ld.so.cache", "", 0, 0644) < 0 ||
+		bind_ro("/etc/ld.so.cache", NEWROOT "/etc/ld.so.cache") < 0))
+		init_fail(sfd, "/etc/ld.so.cache");
+	if (access("/etc/alternatives", R_OK) == 0 &&
+	    (mkdir(NEWROOT "/etc/alternatives", 0755) < 0 ||
+		bind_ro("/etc/alternatives", NEWROOT "/etc/alternatives") < 0))
+		init_fail(sfd, "/etc/alternatives");
+
+	/* The writable places: the work directory and /tmp, size-limited. */
+	snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
+	    (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+	    (long long)spec->save_max_files * 2 + 1024);
+	if (mkdir(NEWROOT "/work", 0755) < 0 ||
+	    mount("tmpfs", NEWROOT "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		init_fail(sfd, "mounting /work");
+	snprintf(opts, sizeof opts, "size=%lld,mode=1777", (long long)spec->tmpfs_bytes);
+	if (mkdir(NEWROOT "/tmp", 0755) < 0 ||
+	    mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		init_fail(sfd, "mounting /tmp");
+
+	/* A minimal /dev: a few bound character devices and a private shm. */
+	if (mkdir(NEWROOT "/dev", 0755) < 0)
+		init_fail(sfd, "creating /dev");
+	for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++) {
+		char src[64];
+		snprintf(src, sizeof src, "/dev/%s", dev_nodes[i]);
+		snprintf(path, sizeof path, NEWROOT "/dev/%s", dev_nodes[i]);
+		if (write_text(path, "", 0, 0666) < 0 ||
+		    mount(src, path, NULL, MS_BIND, NULL) < 0)
+			init_fail(sfd, src);
+	}
+	snprintf(opts, sizeof opts, "size=%lld,mode=1777", (long long)spec->tmpfs_bytes);
+	if (mkdir(NEWROOT "/dev/shm", 01777) < 0 ||
+	    mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		init_fail(sfd, "mounting /dev/shm");
+	if (symlink("/proc/self/fd", NEWROOT "/dev/fd") < 0 ||
+	    symlink("/proc/self/fd/0", NEWROOT "/dev/stdin") < 0 ||
+	    symlink("/proc/self/fd/1", NEWROOT "/dev/stdout") < 0 ||
+	    symlink("/proc/self/fd/2", NEWROOT "/dev/stderr") < 0)
+		init_fail(sfd, "linking /dev/fd");
+
+	/* A /proc of the new PID namespace: only the job's processes. */
+	if (mkdir(NEWROOT "/proc", 0555) < 0 ||
+	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		init_fail(sfd, "mounting /proc");
+
+	/* evald's own files: the harness, stdin, a `python` command. */
+	if (mkdir(NEWROOT "/run", 0755) < 0 || mkdir(NEWROOT "/run/evald", 0755) < 0 ||
+	    mkdir(NEWROOT "/run/evald/bin", 0755) < 0 ||
+	    symlink("/usr/bin/python3", NEWROOT "/run/evald/bin/python") < 0 ||
+	    write_text(NEWROOT "/run/evald/stdin", spec->stdin_data ? spec->stdin_data : "",
+		spec->stdin_len, 0444) < 0)
+		init_fail(sfd, "writing /run/evald");
+	if (spec->extra_name != NULL) {
+		snprintf(path, sizeof path, NEWROOT "/run/evald/%s", spec->extra_name);
+		if (write_text(path, spec->extra_data, spec->extra_len, 0444) < 0)
+			init_fail(sfd, "writing the harness");
+	}
+	if (workdir_materialise(NEWROOT "/work", spec->files, spec->nfiles, SANDBOX_UID) < 0)
+		init_fail(sfd, "writing the session's files");
+
+	if (mkdir(NEWROOT "/oldroot", 0700) < 0 || chdir(NEWROOT) < 0 ||
+	    syscall(SYS_pivot_root, ".", "oldroot") < 0)
+		init_fail(sfd, "pivot_root");
+	if (chroot(".") < 0 || chdir("/") < 0 || umount2("/oldroot", MNT_DETACH) < 0 ||
+	    rmdir("/oldroot") < 0)
+		init_fail(sfd, "detaching the old root");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		init_fail(sfd, "making the root read-only");
+	if (sethostname("sandbox", 7) < 0)
+		init_fail(sfd, "sethostname");
+}
+
+static void
+set_limit(int res, int64_t v, int sfd, const char *what)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = v < 0 ? RLIM_INFINITY : (rlim_t)v;
+	if (setrlimit(res, &rl) < 0)
+		init_fail(sfd, what);
+}
+
+/* The job process: limits, unprivileged ids, exec. Never returns. */
+static void __attribute__((noreturn))
+job_exec(const struct sandbox_spec *spec, int out_fd, int err_fd, int res_fd, int sfd)
+{
+	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin", "HOME=/work",
+	    "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox", "TERM=dumb",
+	    "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", NULL};
+	int in_fd = open("/run/evald/stdin", O_RDONLY | O_CLOEXEC);
+
+	setsid();
+	if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		init_fail(sfd, "setting up the job's descriptors");
+	if (res_fd >= 0 && dup2(res_fd, 3) < 0)
+		init_fail(sfd, "setting up the result descriptor");
+	/* sfd must survive until exec, for init_fail; it is close-on-exec. */
+	fcntl(sfd, F_SETFD, FD_CLOEXEC);
+	close_except((int[]){0, 1, 2, res_fd >= 0 ? 3 : 0, sfd}, 5);
+	set_limit(RLIMIT_CPU, spec->cpu_s, sfd, "RLIMIT_CPU");
+	set_limit(RLIMIT_AS, spec->as_bytes, sfd, "RLIMIT_AS");
+	set_limit(RLIMIT_NPROC, spec->nproc, sfd, "RLIMIT_NPROC");
+	set_limit(RLIMIT_FSIZE, spec->fsize_bytes, sfd, "RLIMIT_FSIZE");
+	set_limit(RLIMIT_NOFILE, spec->nofile, sfd, "RLIMIT_NOFILE");
+	set_limit(RLIMIT_CORE, 0, sfd, "RLIMIT_CORE");
+	set_limit(RLIMIT_MEMLOCK, 0, sfd, "RLIMIT_MEMLOCK");
+	set_limit(RLIMIT_MSGQUEUE, 0, sfd, "RLIMIT_MSGQUEUE");
+	if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0 ||
+	    setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
+		init_fail(sfd, "dropping to the sandbox user");
+	/* Changing every uid away from 0 cleared all capabilities; no setuid
+	 * binary can give them back. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		init_fail(sfd, "PR_SET_NO_NEW_PRIVS");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		init_fail(sfd, "PR_SET_PDEATHSIG");
+	if (chdir("/work") < 0)
+		init_fail(sfd, "chdir /work");
+	execve(spec->argv[0], (char *const *)spec->argv, envp);
+	{
+		/* Not a sandbox failure: the command does not exist. */
+		char msg[300];
+		int n = snprintf(msg, sizeof msg, "evald: cannot execute %s: %s\n", spec->argv[0],
+		    strerror(errno));
+		if (n > 0)
+			(void)write(2, msg, (size_t)n);
+		(void)write(sfd, "X", 1);
+	}
+	_exit(127);
+}
+
+/* Init: PID 1 of the new namespace. Never returns. */
+static void __attribute__((noreturn))
+init_main(const struct sandbox_spec *spec, int go_fd, int out_fd, int err_fd, int res_fd,
+    int sfd)
+{
+	struct sb_status st;
+	struct rusage ru;
+	sigset_t set;
+	pid_t job;
+	char c;
+	int64_t t0, deadline;
+	int have_status = 0, xfd[2];
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close_except((int[]){go_fd, out_fd, err_fd, res_fd, sfd}, 5);
+	/* Hold 0, 1 and 2 so no pipe made later lands on them. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(114);
+	if (read(go_fd, &c, 1) != 1)
+		_exit(112); /* the parent gave up */
+	close(go_fd);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		init_fail(sfd, "becoming root of the user namespace");
+	prctl(PR_SET_DUMPABLE, 0);
+	init_build_root(spec, sfd);
+
+	/* exec failures of the command come back on a close-on-exec pipe. */
+	if (pipe2(xfd, O_CLOEXEC) < 0)
+		init_fail(sfd, "pipe");
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	memset(&st, 0, sizeof st);
+	t0 = now_mono_ms();
+	job = fork();
+	if (job < 0)
+		init_fail(sfd, "fork");
+	if (job == 0) {
+		close(xfd[0]);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		job_exec(spec, out_fd, err_fd, res_fd, xfd[1]);
+	}
+	close(xfd[1]);
+	close(out_fd);
+	close(err_fd);
+	if (res_fd >= 0)
+		close(res_fd);
+	deadline = t0 + spec->wall_ms;
+	while (!have_status) {
+		struct timespec ts;
+		int64_t left = deadline - now_mono_ms();
+		int sig, ws;
+		pid_t p;
+
+		while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
+			if (p == job) {
+				st.wstatus = ws;
+				have_status = 1;
+			}
+		if (have_status)
+			break;
+		if (left <= 0) {
+			st.timed_out = 1;
+			break;
+		}
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGUSR1) {
+			/* the parent saw the output cap exceeded */
+			st.stopped_early = 1;
+			break;
+		}
+	}
+	st.wall_ms = now_mono_ms() - t0;
+	/* End everything the job started, then collect it all. */
+	kill(-1, SIGKILL);
+	for (;;) {
+		int ws;
+		pid_t p = waitpid(-1, &ws, 0);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			break;
+		if (p == job && !have_status) {
+			st.wstatus = ws;
+			have_status = 1;
+		}
+	}
+	if (read(xfd[0], &c, 1) == 1)
+		st.exec_failed = 1;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	st.cpu_ms = (int64_t)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
+	    (int64_t)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
+	st.maxrss_kb = ru.ru_maxrss;
+	if (write_all(sfd, "S", 1) < 0 || write_all(sfd, &st, sizeof st) < 0)
+		_exit(113);
+	if (spec->save_back)
+		workdir_stream("/work", sfd, spec->save_max_bytes, spec->save_max_files);
+	_exit(0);
+}
+
+/* ---- outside: the slot process ---------------------------------------- */
+
+static int
+write_map(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	return write_text(path, text, strlen(text), 0);
+}
+
+static void
+pipe_close(int *p)
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+/* Reads what is available on fd into b up to cap (the rest is read and
+ * dropped). Returns 0 on EOF, 1 while open, and sets *over when data was
+ * dropped. */
+static int
+drain(int fd, struct buf *b, size_t cap, int *over)
+{
+	char tmp[65536];
+	ssize_t n = read(fd, tmp, sizeof tmp);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : 0;
+	if (n == 0)
+		return 0;
+	if (b->len < cap) {
+		size_t take = (size_t)n;
+		if (take > cap - b->len) {
+			take = cap - b->len;
+			*over = 1;
+		}
+		buf_append(b, tmp, take);
+	} else {
+		*over = 1;
+	}
+	return 1;
+}
+
+int
+sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
+{
+	int go[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rp[2] = {-1, -1};
+	int sp[2] = {-1, -1};
+	char map[128];
+	struct buf sbuf;
+	unsigned host = 0;
+	pid_t pid;
+	int64_t t0 = now_mono_ms(), hard;
+	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, ws, rc = -1;
+
+	memset(res, 0, sizeof *res);
+	buf_init(&res->out);
+	buf_init(&res->err);
+	buf_init(&res->res);
+	buf_init(&sbuf);
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(sp, O_CLOEXEC) < 0 || (spec->result_fd && pipe2(rp, O_CLOEXEC) < 0)) {
+		snprintf(res->error, sizeof res->error, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = (pid_t)syscall(SYS_clone,
+	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+		CLONE_NEWUTS | SIGCHLD,
+	    NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		snprintf(res->error, sizeof res->error, "clone with new namespaces: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		/* The descriptors init keeps must not be close-on-exec for the
+		 * job's; job_exec dup2s them anyway. */
+		init_main(spec, go[0], out[1], err[1], spec->result_fd ? rp[1] : -1, sp[1]);
+	}
+	close(go[0]), go[0] = -1;
+	close(out[1]), out[1] = -1;
+	close(err[1]), err[1] = -1;
+	close(sp[1]), sp[1] = -1;
+	if (rp[1] >= 0)
+		close(rp[1]), rp[1] = -1;
+
+	/* Map root of the namespace and the job user onto two unprivileged
+	 * host ids of this slot's own. */
+	host = (unsigned)(cfg.sandbox_uid_base + (int64_t)spec->slot * 2);
+	snprintf(map, sizeof map, "0 %u 1\n%d %u 1\n", host, SANDBOX_UID, host + 1);
+	if (write_map(pid, "setgroups", "deny") < 0 || write_map(pid, "uid_map", map) < 0 ||
+	    write_map(pid, "gid_map", map) < 0) {
+		snprintf(res->error, sizeof res->error, "writing the user namespace map: %s",
+		    strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, &ws, 0);
+		goto out;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		snprintf(res->error, sizeof res->error, "starting init: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, &ws, 0);
+		goto out;
+	}
+	close(go[1]), go[1] = -1;
+
+	hard = t0 + spec->wall_ms + GRACE_MS;
+	{
+		struct pollfd pf[4];
+		int open_out = 1, open_err = 1, open_res = rp[0] >= 0, open_st = 1;
+		size_t stat_cap = (size_t)spec->save_max_bytes + (size_t)spec->save_max_files * 4200 +
+		    4096;
+
+		while (open_out || open_err || open_res || open_st) {
+			int n = 0, left = (int)(hard - now_mono_ms());
+			if (left <= 0) {
+				kill(pid, SIGKILL);
+				snprintf(res->error, sizeof res->error,
+				    "the sandbox did not finish within its limit plus %d s",
+				    GRACE_MS / 1000);
+				break;
+			}
+			pf[0] = (struct pollfd){open_out ? out[0] : -1, POLLIN, 0};
+			pf[1] = (struct pollfd){open_err ? err[0] : -1, POLLIN, 0};
+			pf[2] = (struct pollfd){open_res ? rp[0] : -1, POLLIN, 0};
+			pf[3] = (struct pollfd){open_st ? sp[0] : -1, POLLIN, 0};
+			n = poll(pf, 4, left);
+			if (n < 0 && errno != EINTR)
+				break;
+			if (n <= 0)
+				continue;
+			if (pf[0].revents)
+				open_out = drain(out[0], &res->out,
+				    (size_t)spec->output_max - res->err.len, &out_over);
+			if (pf[1].revents)
+				open_err = drain(err[0], &res->err,
+				    (size_t)spec->output_max - res->out.len, &out_over);
+			if (pf[2].revents)
+				open_res = drain(rp[0], &res->res, 64u << 20, &res_over);
+			if (pf[3].revents)
+				open_st = drain(sp[0], &sbuf, stat_cap, &stat_over);
+			if (out_over && !asked_stop) {
+				/* Stop the job but keep its files. */
+				kill(pid, SIGUSR1);
+				asked_stop = 1;
+			}
+		}
+	}
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (res->error[0])
+		goto out;
+	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
+		snprintf(res->error, sizeof res->error, "sandbox setup failed: %.*s",
+		    (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
+		goto out;
+	}
+	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
+		snprintf(res->error, sizeof res->error,
+		    "the sandbox's init ended without a status (wait status %d)", ws);
+		goto out;
+	}
+	{
+		struct sb_status st;
+		memcpy(&st, sbuf.data + 1, sizeof st);
+		res->time_ms = st.wall_ms;
+		res->cpu_ms = st.cpu_ms;
+		res->memory_kb = st.maxrss_kb;
+		res->truncated = out_over;
+		if (WIFEXITED(st.wstatus)) {
+			res->exit_code = WEXITSTATUS(st.wstatus);
+		} else if (WIFSIGNALED(st.wstatus)) {
+			res->term_signal = WTERMSIG(st.wstatus);
+			res->exit_code = -res->term_signal;
+		}
+		if (out_over)
+			res->status = SB_OUTPUT_LIMIT;
+		else if (st.timed_out || res->term_signal == SIGXCPU ||
+		    (res->term_signal == SIGKILL && st.cpu_ms >= spec->cpu_s * 1000))
+			res->status = SB_TIMEOUT;
+		else if (res->exit_code == 0 && !st.exec_failed)
+			res->status = SB_OK;
+		else
+			res->status = SB_RUNTIME_ERROR;
+		if (spec->save_back &&
+		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
+			&res->nfiles, &res->save_overflow) < 0) {
+			snprintf(res->error, sizeof res->error,
+			    "the sandbox returned a malformed work directory");
+			goto out;
+		}
+		if (stat_over)
+			res->save_overflow = 1;
+	}
+	rc = 0;
+out:
+	pipe_close(go);
+	pipe_close(out);
+	pipe_close(err);
+	pipe_close(rp);
+	pipe_close(sp);
+	buf_free(&sbuf);
+	if (rc < 0)
+		res->status = SB_INTERNAL_ERROR;
+	return rc;
+}
+
+void
+sb_files_free(struct sb_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].path);
+		free(f[i].data);
+	}
+	free(f);
+}
+
+void
+sandbox_result_free(struct sandbox_result *res)
+{
+	buf_free(&res->out);
+	buf_free(&res->err);
+	buf_free(&res->res);
+	sb_files_free(res->files, res->nfiles);
+	res->files = NULL;
+	res->nfiles = 0;
+}

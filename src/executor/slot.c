@@ -1,0 +1,163 @@
+#include "executor/slot.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "common/util.h"
+#include "executor/runner.h"
+
+static volatile sig_atomic_t slot_stopping;
+
+static void
+slot_signal(int sig)
+{
+	slot_stopping = 1;
+}
+
+/* Publishes env as job_id's result and drops payload from the processing
+ * list, atomically. Returns 1 when written, 0 when a result existed, -1 on
+ * store failure. */
+static int
+publish(const char *proc, const char *job_id, const char *payload, size_t plen, const char *env,
+    size_t elen, const char *kind, const char *status)
+{
+	char res[80], done[80], ttl[32];
+	const char *argv[9];
+	size_t lens[9];
+	redisReply *r;
+	int rc = -1;
+
+	snprintf(res, sizeof res, KEY_PREFIX "res:%s", job_id);
+	snprintf(done, sizeof done, KEY_PREFIX "done:%s", job_id);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.result_ttl_s);
+	argv[0] = res, argv[1] = done, argv[2] = proc, argv[3] = KEY_PREFIX "stats";
+	argv[4] = env, argv[5] = ttl, argv[6] = payload, argv[7] = kind, argv[8] = status;
+	for (int i = 0; i < 9; i++)
+		lens[i] = strlen(argv[i]);
+	lens[4] = elen;
+	lens[6] = plen;
+	/* A result must not be lost to a Redis restart: retry for a while. */
+	for (int attempt = 0; attempt < 50 && rc < 0; attempt++) {
+		r = store_script(SCRIPT_JOB_FINISH, 4, 9, argv, lens);
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+			rc = (int)r->integer;
+		else if (r != NULL)
+			log_warnx("publish: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		if (r)
+			freeReplyObject(r);
+		if (rc < 0)
+			usleep(200000);
+	}
+	return rc;
+}
+
+/* Puts back whatever a previous life of this slot left in its list. */
+static void
+recover(const char *proc)
+{
+	redisReply *r;
+	int n = 0;
+
+	while ((r = store_cmd("LMOVE %s " KEY_PREFIX "queue RIGHT RIGHT", proc)) != NULL &&
+	    r->type == REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		n++;
+	}
+	if (r)
+		freeReplyObject(r);
+	if (n)
+		log_info("put %d unfinished jobs back on the queue", n);
+}
+
+static void
+handle(const char *proc, int index, const char *payload, size_t plen)
+{
+	struct job j;
+	char err[300], *env;
+	size_t elen;
+	const char *status = "internal_error";
+	redisReply *r;
+	long long tries = 0;
+
+	if (job_decode(payload, plen, &j, err, sizeof err) < 0) {
+		/* Nothing to answer to: drop it so it cannot jam the queue. */
+		log_warnx("%s; dropped: %s", err, log_escape(payload, plen, 120));
+		r = store_cmd("LREM %s 1 %b", proc, payload, plen);
+		if (r)
+			freeReplyObject(r);
+		return;
+	}
+	log_set_id(j.id);
+	r = store_cmd("INCR " KEY_PREFIX "tries:%s", j.id);
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+		tries = r->integer;
+	if (r)
+		freeReplyObject(r);
+	r = store_cmd("EXPIRE " KEY_PREFIX "tries:%s %lld", j.id, (long long)cfg.result_ttl_s);
+	if (r)
+		freeReplyObject(r);
+	if (tries > cfg.job_max_tries) {
+		snprintf(err, sizeof err, "the job was tried %lld times and never finished", tries - 1);
+		env = job_envelope_error("internal_error", err, &elen);
+		log_warnx("%s", err);
+	} else {
+		int64_t t0 = now_mono_ms();
+		env = runner_run(&j, index, &elen, &status);
+		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
+		    (long long)(now_mono_ms() - t0));
+	}
+	if (publish(proc, j.id, payload, plen, env, elen, job_kind_name(j.kind), status) < 0)
+		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
+	free(env);
+	job_free(&j);
+	log_set_id(NULL);
+}
+
+void
+slot_main(const char *eid, int index)
+{
+	struct sigaction sa;
+	sigset_t none;
+	char proc[200], tag[32];
+
+	snprintf(tag, sizeof tag, "slot%d", index);
+	log_tag(tag);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = slot_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	store_reset();
+	snprintf(proc, sizeof proc, KEY_PREFIX "proc:%s:%d", eid, index);
+	recover(proc);
+
+	while (!slot_stopping) {
+		redisReply *r;
+
+		if (store_get() == NULL) {
+			sleep(1);
+			continue;
+		}
+		store_set_timeout(5000);
+		r = store_cmd("BLMOVE " KEY_PREFIX "queue %s RIGHT LEFT 1", proc);
+		store_set_timeout(0);
+		if (r == NULL)
+			continue;
+		if (r->type == REDIS_REPLY_STRING)
+			handle(proc, index, r->str, r->len);
+		freeReplyObject(r);
+	}
+	store_reset();
+	exit(0);
+}
