@@ -59,14 +59,15 @@ jobs_push(struct job *j, int require_session, struct response *resp)
 	return rc;
 }
 
-struct json_object *
-jobs_wait(const char *job_id, double wait_s, struct response *resp)
+char *
+jobs_wait(const char *job_id, double wait_s, size_t *blen, struct response *resp)
 {
-	struct json_object *env = NULL, *body = NULL, *v;
+	struct json_object *env = NULL, *v;
 	struct jx_err e;
 	redisReply *r;
-	const char *code = "internal_error", *detail = "the job failed";
+	const char *code = "internal_error", *detail = "the job failed", *body;
 	long ms = (long)(wait_s * 1000);
+	char *out;
 
 	if (store_get() == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");
@@ -92,17 +93,19 @@ jobs_wait(const char *job_id, double wait_s, struct response *resp)
 		http_error(resp, ERR_INTERNAL, "unexpected reply while waiting for the job");
 		return NULL;
 	}
-	env = jx_parse(r->str, r->len, 256, &e);
+	body = job_envelope_body(r->str, r->len, blen);
+	if (body != NULL) {
+		out = xstrndup(body, *blen);
+		freeReplyObject(r);
+		return out;
+	}
+	env = jx_parse(r->str, r->len, 16, &e);
 	freeReplyObject(r);
-	if (env == NULL || !json_object_is_type(env, json_type_object))
-		goto bad;
-	if (json_object_object_get_ex(env, "ok", &v) && json_object_get_boolean(v)) {
-		if (!json_object_object_get_ex(env, "body", &body) ||
-		    !json_object_is_type(body, json_type_object))
-			goto bad;
-		json_object_get(body);
-		json_object_put(env);
-		return body;
+	if (env == NULL || !json_object_is_type(env, json_type_object)) {
+		if (env)
+			json_object_put(env);
+		http_error(resp, ERR_INTERNAL, "the executor's result could not be read");
+		return NULL;
 	}
 	if (json_object_object_get_ex(env, "code", &v) && json_object_is_type(v, json_type_string))
 		code = json_object_get_string(v);
@@ -110,11 +113,6 @@ jobs_wait(const char *job_id, double wait_s, struct response *resp)
 		detail = json_object_get_string(v);
 	http_error(resp, http_error_from_code(code), "%s", detail);
 	json_object_put(env);
-	return NULL;
-bad:
-	if (env)
-		json_object_put(env);
-	http_error(resp, ERR_INTERNAL, "the executor's result could not be read");
 	return NULL;
 }
 
@@ -304,7 +302,9 @@ jobs_get(struct request *req, struct response *resp)
 	char id[JOB_ID_LEN + 1], *w = NULL;
 	size_t wlen;
 	double wait_s = 0;
-	struct json_object *body, *o;
+	struct json_object *o;
+	char *body;
+	size_t blen;
 	redisReply *r;
 
 	if (req->param_len[0] != JOB_ID_LEN) {
@@ -341,13 +341,25 @@ jobs_get(struct request *req, struct response *resp)
 		return;
 	}
 	freeReplyObject(r);
-	body = jobs_wait(id, wait_s > 0 ? wait_s : 0.01, resp);
+	body = jobs_wait(id, wait_s > 0 ? wait_s : 0.01, &blen, resp);
+	if (body != NULL) {
+		struct buf b;
+		char *text;
+		size_t tlen;
+
+		buf_init(&b);
+		buf_printf(&b, "{\"job_id\":\"%s\",\"status\":\"done\",\"result\":", id);
+		buf_append(&b, body, blen);
+		buf_puts(&b, "}");
+		text = buf_steal(&b, &tlen);
+		http_json_text(resp, 200, text, tlen);
+		free(text);
+		free(body);
+		return;
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "job_id", json_object_new_string(id));
-	if (body != NULL) {
-		json_object_object_add(o, "status", json_object_new_string("done"));
-		json_object_object_add(o, "result", body);
-	} else if (resp->status == 504) {
+	if (resp->status == 504) {
 		json_object_object_add(o, "status", json_object_new_string("pending"));
 	} else {
 		json_object_object_add(o, "status", json_object_new_string("error"));
@@ -359,13 +371,21 @@ jobs_get(struct request *req, struct response *resp)
 void
 jobs_run_sync(struct job *j, struct response *resp)
 {
-	struct json_object *body;
+	struct buf b;
+	char *body, *text;
+	size_t blen, tlen;
 
 	if (jobs_push(j, j->kind == JOB_RUN, resp) < 0)
 		return;
-	body = jobs_wait(j->id, job_wait_s(j), resp);
+	body = jobs_wait(j->id, job_wait_s(j), &blen, resp);
 	if (body == NULL)
 		return;
-	json_object_object_add(body, "id", json_object_new_string(j->session));
-	http_json(resp, 200, body);
+	/* Splice the session id in without re-encoding the body. */
+	buf_init(&b);
+	buf_printf(&b, "{\"id\":\"%s\"%s", j->session, blen > 2 ? "," : "");
+	buf_append(&b, body + 1, blen - 1);
+	text = buf_steal(&b, &tlen);
+	http_json_text(resp, 200, text, tlen);
+	free(text);
+	free(body);
 }

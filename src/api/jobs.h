@@ -11,10 +11,10 @@
 /* Pushes j on the queue. When require_session, a missing session is
  * ERR_NO_SESSION. Returns 0, or -1 with resp set (429, 503, 400). */
 int jobs_push(struct job *j, int require_session, struct response *resp);
-/* Waits up to wait_s for job_id's result. Returns the result body (the
- * caller puts it) when the job succeeded; NULL with resp set otherwise,
- * including 504 on timeout. */
-struct json_object *jobs_wait(const char *job_id, double wait_s, struct response *resp);
+/* Waits up to wait_s for job_id's result. Returns the result body as
+ * malloc'd JSON text (a JSON object, *blen bytes) when the job succeeded;
+ * NULL with resp set otherwise, including 504 on timeout. */
+char *jobs_wait(const char *job_id, double wait_s, size_t *blen, struct response *resp);
 
 /* Fills a run or evaluate job from a request object (the fields of /run or
  * /evaluate_code). Returns 0, or -1 with resp set; on success the caller

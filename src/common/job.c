@@ -129,13 +129,11 @@ job_free(struct job *j)
 char *
 job_envelope_ok(struct json_object *body, size_t *len)
 {
-	struct json_object *o = json_object_new_object();
-	char *out;
+	size_t blen;
+	const char *text = jx_text(body, &blen);
+	char *out = job_envelope_ok_raw(text, blen, len);
 
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "body", body);
-	out = xstrdup(jx_text(o, len));
-	json_object_put(o);
+	json_object_put(body);
 	return out;
 }
 
@@ -151,4 +149,30 @@ job_envelope_error(const char *code, const char *detail, size_t *len)
 	out = xstrdup(jx_text(o, len));
 	json_object_put(o);
 	return out;
+}
+
+#define ENVELOPE_OK_PREFIX "{\"ok\":true,\"body\":"
+
+char *
+job_envelope_ok_raw(const char *body, size_t blen, size_t *len)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, ENVELOPE_OK_PREFIX);
+	buf_append(&b, body, blen);
+	buf_puts(&b, "}");
+	return buf_steal(&b, len);
+}
+
+const char *
+job_envelope_body(const char *env, size_t len, size_t *blen)
+{
+	size_t plen = strlen(ENVELOPE_OK_PREFIX);
+
+	if (len < plen + 3 || memcmp(env, ENVELOPE_OK_PREFIX, plen) != 0 || env[plen] != '{' ||
+	    env[len - 1] != '}' || env[len - 2] != '}')
+		return NULL;
+	*blen = len - plen - 1;
+	return env + plen;
 }

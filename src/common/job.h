@@ -52,5 +52,11 @@ const char *job_kind_name(enum job_kind k);
  * reference is stolen. */
 char *job_envelope_ok(struct json_object *body, size_t *len);
 char *job_envelope_error(const char *code, const char *detail, size_t *len);
+/* The same from a body already serialised as a JSON object (kept byte for
+ * byte, so numbers JSON-C cannot hold, like 2**100, survive). */
+char *job_envelope_ok_raw(const char *body, size_t blen, size_t *len);
+/* The body of a success envelope written by job_envelope_ok*, pointing into
+ * env; NULL when env is not one (an error envelope). */
+const char *job_envelope_body(const char *env, size_t len, size_t *blen);
 
 #endif

@@ -1,5 +1,7 @@
 #include "common/jsonx.h"
 
+#include "common/util.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,15 +131,51 @@ jx_object(struct json_object *obj, const char *key, int required, struct json_ob
 	return 1;
 }
 
+/* json-c accepts a few things JSON does not (single quotes, NaN,
+ * Infinity, raw control characters in strings). Returns the offset of the
+ * first such byte, or -1 when there is none. */
+static long
+jx_prescan(const char *s, size_t len)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			else if (c < 0x20)
+				return (long)i;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (!strchr(" \t\r\n{}[],:0123456789+-.eEtrufalsn", c) || c == '\0') {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
 struct json_object *
 jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
 	enum json_tokener_error jerr;
+	long bad;
 
 	if (len > (size_t)INT32_MAX) {
 		snprintf(e->detail, sizeof e->detail, "the body is too large to parse");
+		return NULL;
+	}
+	if (!utf8_valid(s, len)) {
+		snprintf(e->detail, sizeof e->detail, "the body is not valid UTF-8");
+		return NULL;
+	}
+	if ((bad = jx_prescan(s, len)) >= 0) {
+		snprintf(e->detail, sizeof e->detail,
+		    "the body is not valid JSON: unexpected character at byte %ld", bad);
 		return NULL;
 	}
 	tok = json_tokener_new_ex(max_depth);

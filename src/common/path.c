@@ -1,5 +1,7 @@
 #include "common/path.h"
 
+#include "common/util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,8 @@ path_rel_check(const char *p, size_t len)
 		return "the path is longer than 4096 bytes";
 	if (memchr(p, '\0', len) != NULL)
 		return "the path contains a NUL byte";
+	if (!utf8_valid(p, len))
+		return "the path is not valid UTF-8";
 	if (p[0] == '/')
 		return "the path must be relative (it starts with '/')";
 	for (size_t i = 0; i <= len; i++) {

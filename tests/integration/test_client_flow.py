@@ -46,8 +46,7 @@ def test_readme_usage_flow(api):
 
 
 def test_readme_python_command(api, sid):
-    """The README's literal `python example.py` (scripts/dev deps installs
-    python-is-python3 so that the name exists in the sandbox)."""
+    """The README's literal `python example.py`: the sandbox has `python`."""
     api.write(sid, "example.py", "print('Hello, REPL!')")
     out = api.run(sid, "python example.py")
     assert out["stdout"] == "Hello, REPL!\n", out

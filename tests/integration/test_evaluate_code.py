@@ -191,9 +191,11 @@ def test_verdict_is_python_equality(api, ret, out, passes):
 
 
 def test_big_int_got_is_exact(api):
+    # Beyond 64 bits a JSON number is lossy in most parsers: exact as a
+    # number or as its repr, never rounded.
     c = one(api, "def f():\n    return 2 ** 100\n", "f", "", "2 ** 100")
     assert c["passed"] is True
-    assert c["got"] == 2 ** 100, c
+    assert c["got"] in (2 ** 100, repr(2 ** 100)), c
 
 
 def test_custom_eq_is_not_trusted(api):

@@ -38,7 +38,8 @@ main(void)
 	j.code = "def f(): pass";
 	j.code_len = strlen(j.code);
 	j.entry_point = "f";
-	j.io_cases = jx_parse("[{\"input\": \"\", \"output\": \"None\"}]", 34, 8, &e);
+	text = "[{\"input\": \"\", \"output\": \"None\"}]";
+	j.io_cases = jx_parse(text, strlen(text), 8, &e);
 	j.case_timeout_s = 5;
 	j.case_memory_mb = 256;
 	text = job_encode(&j, &len);

@@ -14,8 +14,10 @@ main(void)
 	double d;
 	int64_t n;
 	char *deep;
+	const char *text;
 
-	o = jx_parse("{\"id\": \"x\", \"n\": 3, \"f\": 1.5, \"a\": [1]}", 40, 64, &e);
+	text = "{\"id\": \"x\", \"n\": 3, \"f\": 1.5, \"a\": [1]}";
+	o = jx_parse(text, strlen(text), 64, &e);
 	ok(o != NULL, "parses an object");
 	ok(jx_string(o, "id", 1, &s, &len, &e) == 1 && strcmp(s, "x") == 0, "string field");
 	ok(jx_string(o, "missing", 0, &s, &len, &e) == 0, "absent optional field");
