@@ -16,6 +16,11 @@
 static char *harness;
 static size_t harness_len;
 
+/* This slot's sandboxes built ahead of their jobs: one with the harness
+ * already started for /evaluate_code, one bare for /run. Each serves one job
+ * and is replaced after it. */
+static struct sandbox *ready_eval, *ready_run;
+
 void
 runner_init(void)
 {
@@ -199,6 +204,71 @@ spec_defaults(struct sandbox_spec *s, int slot)
 	s->save_max_files = cfg.session_max_files;
 }
 
+static const char *const eval_argv[] = {NULL, "-I", "-S", "/run/evald/evaluate.py", NULL};
+
+static void
+eval_spec(struct sandbox_spec *s, int slot)
+{
+	static const char *argv[5];
+
+	memcpy(argv, eval_argv, sizeof argv);
+	argv[0] = cfg.python;
+	spec_defaults(s, slot);
+	s->warm = 1;
+	s->argv = argv;
+	s->extra_name = "evaluate.py";
+	s->extra_data = harness;
+	s->extra_len = harness_len;
+	s->result_fd = 1;
+	/* The harness's own limits; each case sets its tighter ones. */
+	s->as_bytes = (cfg.sandbox_memory_mb + 256) << 20;
+	s->cpu_s = cfg.case_timeout_max_s * cfg.max_cases + 60;
+}
+
+void
+runner_prepare(int slot)
+{
+	struct sandbox_spec s;
+	char err[256];
+
+	if (ready_eval == NULL) {
+		eval_spec(&s, slot);
+		if ((ready_eval = sandbox_prepare(&s, err, sizeof err)) == NULL)
+			log_warnx("sandbox: %s", err);
+	}
+	if (ready_run == NULL) {
+		spec_defaults(&s, slot);
+		if ((ready_run = sandbox_prepare(&s, err, sizeof err)) == NULL)
+			log_warnx("sandbox: %s", err);
+	}
+}
+
+void
+runner_discard(void)
+{
+	sandbox_discard(ready_eval);
+	sandbox_discard(ready_run);
+	ready_eval = ready_run = NULL;
+}
+
+/* Takes the prepared sandbox, or builds one now. */
+static int
+run_in(struct sandbox **ready, const struct sandbox_spec *spec, struct sandbox_result *res)
+{
+	struct sandbox *sb = *ready;
+
+	*ready = NULL;
+	if (sb == NULL && (sb = sandbox_prepare(spec, res->error, sizeof res->error)) == NULL) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", res->error);
+		memset(res, 0, sizeof *res);
+		snprintf(res->error, sizeof res->error, "%s", why);
+		res->status = SB_INTERNAL_ERROR;
+		return -1;
+	}
+	return sandbox_exec(sb, spec, res);
+}
+
 static char *
 run_job(const struct job *j, int slot, size_t *len, const char **status)
 {
@@ -225,7 +295,7 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 	spec.save_back = 1;
 	spec.wall_ms = (int64_t)(j->timeout_s * 1000);
 	spec.cpu_s = (int64_t)ceil(j->timeout_s) + 1;
-	if (sandbox_run(&spec, &res) < 0) {
+	if (run_in(&ready_run, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
 		sandbox_result_free(&res);
 		sb_files_free(files, nfiles);
@@ -287,7 +357,6 @@ eval_all_failed(const struct job *j, const char *why)
 static char *
 evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 {
-	const char *argv[] = {cfg.python, "-I", "-S", "/run/evald/evaluate.py", NULL};
 	struct sandbox_spec spec;
 	struct sandbox_result res;
 	struct sb_file *files = NULL;
@@ -311,22 +380,13 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 	json_object_object_add(req, "case_memory_mb", json_object_new_int64(j->case_memory_mb));
 	reqtext = jx_text(req, &rlen);
 
-	spec_defaults(&spec, slot);
-	spec.argv = argv;
+	eval_spec(&spec, slot);
 	spec.stdin_data = reqtext;
 	spec.stdin_len = rlen;
 	spec.files = files;
 	spec.nfiles = nfiles;
-	spec.extra_name = "evaluate.py";
-	spec.extra_data = harness;
-	spec.extra_len = harness_len;
-	spec.result_fd = 1;
 	spec.wall_ms = (int64_t)(((double)ncases * (j->case_timeout_s + 0.5) + 5) * 1000);
-	spec.cpu_s = spec.wall_ms / 1000 + 1;
-	/* the harness and one case at a time */
-	if (spec.as_bytes < (j->case_memory_mb << 20) + (256 << 20))
-		spec.as_bytes = (j->case_memory_mb << 20) + (256 << 20);
-	if (sandbox_run(&spec, &res) < 0) {
+	if (run_in(&ready_eval, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
 		body = eval_all_failed(j, "InternalError: the sandbox could not run the code");
 		*status = "internal_error";

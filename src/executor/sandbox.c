@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "executor/filter.h"
 #include "executor/workdir.h"
 
 /* Ids inside the sandbox: init runs as 0 (mapped to an unprivileged host
@@ -211,24 +212,20 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 
 	/* A /proc of the new PID namespace: only the job's processes. */
 	if (mkdir(NEWROOT "/proc", 0555) < 0 ||
-	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		"hidepid=2") < 0)
 		init_fail(sfd, "mounting /proc");
 
 	/* evald's own files: the harness, stdin, a `python` command. */
 	if (mkdir(NEWROOT "/run", 0755) < 0 || mkdir(NEWROOT "/run/evald", 0755) < 0 ||
 	    mkdir(NEWROOT "/run/evald/bin", 0755) < 0 ||
-	    symlink("/usr/bin/python3", NEWROOT "/run/evald/bin/python") < 0 ||
-	    write_text(NEWROOT "/run/evald/stdin", spec->stdin_data ? spec->stdin_data : "",
-		spec->stdin_len, 0444) < 0)
+	    symlink("/usr/bin/python3", NEWROOT "/run/evald/bin/python") < 0)
 		init_fail(sfd, "writing /run/evald");
 	if (spec->extra_name != NULL) {
 		snprintf(path, sizeof path, NEWROOT "/run/evald/%s", spec->extra_name);
 		if (write_text(path, spec->extra_data, spec->extra_len, 0444) < 0)
 			init_fail(sfd, "writing the harness");
 	}
-	if (workdir_materialise(NEWROOT "/work", spec->files, spec->nfiles, SANDBOX_UID) < 0)
-		init_fail(sfd, "writing the session's files");
-
 	if (mkdir(NEWROOT "/oldroot", 0700) < 0 || chdir(NEWROOT) < 0 ||
 	    syscall(SYS_pivot_root, ".", "oldroot") < 0)
 		init_fail(sfd, "pivot_root");
@@ -253,22 +250,22 @@ set_limit(int res, int64_t v, int sfd, const char *what)
 
 /* The job process: limits, unprivileged ids, exec. Never returns. */
 static void __attribute__((noreturn))
-job_exec(const struct sandbox_spec *spec, int out_fd, int err_fd, int res_fd, int sfd)
+job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s, int in_fd,
+    int out_fd, int err_fd, int res_fd, int sfd)
 {
 	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin", "HOME=/work",
 	    "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox", "TERM=dumb",
 	    "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", NULL};
-	int in_fd = open("/run/evald/stdin", O_RDONLY | O_CLOEXEC);
 
 	setsid();
-	if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		init_fail(sfd, "setting up the job's descriptors");
 	if (res_fd >= 0 && dup2(res_fd, 3) < 0)
 		init_fail(sfd, "setting up the result descriptor");
 	/* sfd must survive until exec, for init_fail; it is close-on-exec. */
 	fcntl(sfd, F_SETFD, FD_CLOEXEC);
 	close_except((int[]){0, 1, 2, res_fd >= 0 ? 3 : 0, sfd}, 5);
-	set_limit(RLIMIT_CPU, spec->cpu_s, sfd, "RLIMIT_CPU");
+	set_limit(RLIMIT_CPU, cpu_s, sfd, "RLIMIT_CPU");
 	set_limit(RLIMIT_AS, spec->as_bytes, sfd, "RLIMIT_AS");
 	set_limit(RLIMIT_NPROC, spec->nproc, sfd, "RLIMIT_NPROC");
 	set_limit(RLIMIT_FSIZE, spec->fsize_bytes, sfd, "RLIMIT_FSIZE");
@@ -276,6 +273,10 @@ job_exec(const struct sandbox_spec *spec, int out_fd, int err_fd, int res_fd, in
 	set_limit(RLIMIT_CORE, 0, sfd, "RLIMIT_CORE");
 	set_limit(RLIMIT_MEMLOCK, 0, sfd, "RLIMIT_MEMLOCK");
 	set_limit(RLIMIT_MSGQUEUE, 0, sfd, "RLIMIT_MSGQUEUE");
+	/* No capability can come back, even through a file capability. */
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			init_fail(sfd, "dropping the capability bounding set");
 	if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0 ||
 	    setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
 		init_fail(sfd, "dropping to the sandbox user");
@@ -287,11 +288,13 @@ job_exec(const struct sandbox_spec *spec, int out_fd, int err_fd, int res_fd, in
 		init_fail(sfd, "PR_SET_PDEATHSIG");
 	if (chdir("/work") < 0)
 		init_fail(sfd, "chdir /work");
-	execve(spec->argv[0], (char *const *)spec->argv, envp);
+	if (filter_load() < 0)
+		init_fail(sfd, "loading the seccomp filter");
+	execve(argv[0], (char *const *)argv, envp);
 	{
 		/* Not a sandbox failure: the command does not exist. */
 		char msg[300];
-		int n = snprintf(msg, sizeof msg, "evald: cannot execute %s: %s\n", spec->argv[0],
+		int n = snprintf(msg, sizeof msg, "evald: cannot execute %s: %s\n", argv[0],
 		    strerror(errno));
 		if (n > 0)
 			(void)write(2, msg, (size_t)n);
@@ -300,21 +303,78 @@ job_exec(const struct sandbox_spec *spec, int out_fd, int err_fd, int res_fd, in
 	_exit(127);
 }
 
-/* Init: PID 1 of the new namespace. Never returns. */
+/* What the slot sends init to start a job, followed by argv (NUL-separated
+ * strings), stdin, and the session's files in the workdir stream format. */
+struct sb_jobhdr {
+	int64_t wall_ms;
+	int64_t cpu_s;
+	int32_t save_back;
+	uint32_t argv_len;
+	uint64_t stdin_len;
+	uint64_t files_len;
+};
+
+#define ARGV_MAX 64
+
+/* Reads the job message from ctl into the pieces. Returns 0 or -1. */
+static int
+init_read_job(int ctl, const struct sandbox_spec *base, struct sb_jobhdr *h, char **blob,
+    const char **argv, char **stdin_data, struct sb_file **files, size_t *nfiles)
+{
+	size_t off = 0;
+	int argc = 0, over;
+
+	if (read_full(ctl, h, sizeof *h) < 0)
+		return -1;
+	if (h->argv_len > (1u << 21) || h->stdin_len > (1ull << 32) ||
+	    h->files_len > (uint64_t)base->save_max_bytes * 2 + (1ull << 26))
+		return -1;
+	*blob = xmalloc(h->argv_len + 1);
+	*stdin_data = xmalloc(h->stdin_len + 1);
+	if (read_full(ctl, *blob, h->argv_len) < 0 ||
+	    read_full(ctl, *stdin_data, h->stdin_len) < 0)
+		return -1;
+	(*blob)[h->argv_len] = '\0';
+	while (off < h->argv_len && argc < ARGV_MAX - 1) {
+		argv[argc++] = *blob + off;
+		off += strlen(*blob + off) + 1;
+	}
+	argv[argc] = NULL;
+	{
+		char *fdata = xmalloc(h->files_len + 1);
+		int rc;
+		if (read_full(ctl, fdata, h->files_len) < 0) {
+			free(fdata);
+			return -1;
+		}
+		rc = workdir_parse(fdata, h->files_len, files, nfiles, &over);
+		free(fdata);
+		return rc;
+	}
+}
+
+/* Init: PID 1 of the new namespace. Builds the root, starts the job
+ * process at once when the sandbox is warm (it waits on stdin), reports
+ * ready, then waits for the job on ctl. Never returns. */
 static void __attribute__((noreturn))
-init_main(const struct sandbox_spec *spec, int go_fd, int out_fd, int err_fd, int res_fd,
-    int sfd)
+init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int err_fd,
+    int res_fd, int sfd)
 {
 	struct sb_status st;
+	struct sb_jobhdr h;
 	struct rusage ru;
+	struct sb_file *files = NULL;
+	size_t nfiles = 0;
+	const char *argv[ARGV_MAX];
+	char *blob = NULL, *stdin_data = NULL;
 	sigset_t set;
-	pid_t job;
+	pid_t job = -1, feeder;
 	char c;
 	int64_t t0, deadline;
-	int have_status = 0, xfd[2];
+	int have_status = 0, xfd[2], in[2];
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close_except((int[]){go_fd, out_fd, err_fd, res_fd, sfd}, 5);
+	close_except((int[]){go_fd, ctl, out_fd, err_fd, res_fd, sfd}, 6);
 	/* Hold 0, 1 and 2 so no pipe made later lands on them. */
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
@@ -327,29 +387,58 @@ init_main(const struct sandbox_spec *spec, int go_fd, int out_fd, int err_fd, in
 	prctl(PR_SET_DUMPABLE, 0);
 	init_build_root(spec, sfd);
 
-	/* exec failures of the command come back on a close-on-exec pipe. */
-	if (pipe2(xfd, O_CLOEXEC) < 0)
+	/* exec failures of the command come back on a close-on-exec pipe;
+	 * stdin reaches the job through a pipe fed by a helper process. */
+	if (pipe2(xfd, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
 		init_fail(sfd, "pipe");
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	memset(&st, 0, sizeof st);
-	t0 = now_mono_ms();
-	job = fork();
-	if (job < 0)
-		init_fail(sfd, "fork");
-	if (job == 0) {
-		close(xfd[0]);
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		job_exec(spec, out_fd, err_fd, res_fd, xfd[1]);
+	if (spec->warm) {
+		job = fork();
+		if (job < 0)
+			init_fail(sfd, "fork");
+		if (job == 0) {
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd, xfd[1]);
+		}
 	}
+	if (write_all(sfd, "R", 1) < 0)
+		_exit(115);
+	if (init_read_job(ctl, spec, &h, &blob, argv, &stdin_data, &files, &nfiles) < 0)
+		_exit(0); /* discarded, or the slot is gone */
+	close(ctl);
+	if (workdir_materialise("/work", files, nfiles, SANDBOX_UID) < 0)
+		init_fail(sfd, "writing the session's files");
+	sb_files_free(files, nfiles);
+	t0 = now_mono_ms();
+	if (!spec->warm) {
+		job = fork();
+		if (job < 0)
+			init_fail(sfd, "fork");
+		if (job == 0) {
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			job_exec(spec, argv[0] ? argv : spec->argv, h.cpu_s, in[0], out_fd, err_fd,
+			    res_fd, xfd[1]);
+		}
+	}
+	feeder = fork();
+	if (feeder == 0) {
+		(void)write_all(in[1], stdin_data, h.stdin_len);
+		_exit(0);
+	}
+	free(stdin_data);
+	free(blob);
+	close(in[0]);
+	close(in[1]);
 	close(xfd[1]);
 	close(out_fd);
 	close(err_fd);
 	if (res_fd >= 0)
 		close(res_fd);
-	deadline = t0 + spec->wall_ms;
+	deadline = t0 + h.wall_ms;
 	while (!have_status) {
 		struct timespec ts;
 		int64_t left = deadline - now_mono_ms();
@@ -399,7 +488,7 @@ init_main(const struct sandbox_spec *spec, int go_fd, int out_fd, int err_fd, in
 	st.maxrss_kb = ru.ru_maxrss;
 	if (write_all(sfd, "S", 1) < 0 || write_all(sfd, &st, sizeof st) < 0)
 		_exit(113);
-	if (spec->save_back)
+	if (h.save_back)
 		workdir_stream("/work", sfd, spec->save_max_bytes, spec->save_max_files);
 	_exit(0);
 }
@@ -451,15 +540,154 @@ drain(int fd, struct buf *b, size_t cap, int *over)
 	return 1;
 }
 
-int
-sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
-{
-	int go[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rp[2] = {-1, -1};
-	int sp[2] = {-1, -1};
-	char map[128];
-	struct buf sbuf;
-	unsigned host = 0;
+/* A prepared sandbox: init waiting for its job. */
+struct sandbox {
 	pid_t pid;
+	int ctl, out, err, res, st; /* our ends */
+	int warm;
+	int64_t output_max, save_max_bytes, save_max_files, cpu_s;
+};
+
+void
+sandbox_discard(struct sandbox *sb)
+{
+	int ws;
+
+	if (sb == NULL)
+		return;
+	kill(sb->pid, SIGKILL);
+	while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	free(sb);
+}
+
+struct sandbox *
+sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
+{
+	int go[2] = {-1, -1}, ctl[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+	int rp[2] = {-1, -1}, sp[2] = {-1, -1};
+	struct sandbox *sb = NULL;
+	char map[128], msg[256];
+	unsigned host;
+	pid_t pid;
+	ssize_t n;
+	struct pollfd pf;
+
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(err, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0 ||
+	    (spec->result_fd && pipe2(rp, O_CLOEXEC) < 0)) {
+		snprintf(errbuf, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	pid = (pid_t)syscall(SYS_clone,
+	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+		CLONE_NEWUTS | SIGCHLD,
+	    NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		snprintf(errbuf, errlen, "clone with new namespaces: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		init_main(spec, go[0], ctl[0], out[1], err[1], spec->result_fd ? rp[1] : -1, sp[1]);
+	sb = xcalloc(1, sizeof *sb);
+	sb->pid = pid;
+	sb->ctl = ctl[1], ctl[1] = -1;
+	sb->out = out[0], out[0] = -1;
+	sb->err = err[0], err[0] = -1;
+	sb->res = rp[0], rp[0] = -1;
+	sb->st = sp[0], sp[0] = -1;
+	sb->warm = spec->warm;
+	sb->output_max = spec->output_max;
+	sb->save_max_bytes = spec->save_max_bytes;
+	sb->save_max_files = spec->save_max_files;
+	pipe_close(ctl);
+	pipe_close(out);
+	pipe_close(err);
+	pipe_close(rp);
+	pipe_close(sp);
+	close(go[0]), go[0] = -1;
+
+	/* Map root of the namespace and the job user onto two unprivileged
+	 * host ids of this slot's own. */
+	host = (unsigned)(cfg.sandbox_uid_base + (int64_t)spec->slot * 2);
+	snprintf(map, sizeof map, "0 %u 1\n%d %u 1\n", host, SANDBOX_UID, host + 1);
+	if (write_map(pid, "setgroups", "deny") < 0 || write_map(pid, "uid_map", map) < 0 ||
+	    write_map(pid, "gid_map", map) < 0) {
+		snprintf(errbuf, errlen, "writing the user namespace map: %s", strerror(errno));
+		goto fail;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		snprintf(errbuf, errlen, "starting init: %s", strerror(errno));
+		goto fail;
+	}
+	close(go[1]), go[1] = -1;
+	/* Wait for "ready", or the reason it failed. */
+	pf = (struct pollfd){sb->st, POLLIN, 0};
+	if (poll(&pf, 1, GRACE_MS) <= 0) {
+		snprintf(errbuf, errlen, "the sandbox was not ready within %d s", GRACE_MS / 1000);
+		goto fail;
+	}
+	n = read(sb->st, msg, 1);
+	if (n == 1 && msg[0] == 'R')
+		return sb;
+	if (n == 1 && msg[0] == 'E') {
+		n = read(sb->st, msg, sizeof msg - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		snprintf(errbuf, errlen, "sandbox setup failed: %s", msg);
+	} else {
+		snprintf(errbuf, errlen, "the sandbox's init ended during setup");
+	}
+fail:
+	pipe_close(go);
+	pipe_close(ctl);
+	pipe_close(out);
+	pipe_close(err);
+	pipe_close(rp);
+	pipe_close(sp);
+	sandbox_discard(sb);
+	return NULL;
+}
+
+/* Sends the job message to init. */
+static int
+send_job(struct sandbox *sb, const struct sandbox_spec *job)
+{
+	struct sb_jobhdr h;
+	struct buf m, files;
+	int rc;
+
+	buf_init(&m);
+	buf_init(&files);
+	memset(&h, 0, sizeof h);
+	h.wall_ms = job->wall_ms;
+	h.cpu_s = job->cpu_s;
+	h.save_back = job->save_back;
+	h.stdin_len = job->stdin_len;
+	workdir_encode(job->files, job->nfiles, &files);
+	h.files_len = files.len;
+	buf_append(&m, &h, sizeof h);
+	if (!sb->warm)
+		for (int i = 0; job->argv[i] != NULL && i < ARGV_MAX - 1; i++)
+			buf_append(&m, job->argv[i], strlen(job->argv[i]) + 1);
+	h.argv_len = (uint32_t)(m.len - sizeof h);
+	memcpy(m.data, &h, sizeof h);
+	buf_append(&m, job->stdin_data ? job->stdin_data : "", job->stdin_len);
+	buf_append(&m, files.data ? files.data : "", files.len);
+	rc = write_all(sb->ctl, m.data, m.len);
+	buf_free(&m);
+	buf_free(&files);
+	close(sb->ctl);
+	sb->ctl = -1;
+	return rc;
+}
+
+int
+sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res)
+{
+	struct buf sbuf;
 	int64_t t0 = now_mono_ms(), hard;
 	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, ws, rc = -1;
 
@@ -468,96 +696,56 @@ sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
 	buf_init(&res->err);
 	buf_init(&res->res);
 	buf_init(&sbuf);
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    pipe2(sp, O_CLOEXEC) < 0 || (spec->result_fd && pipe2(rp, O_CLOEXEC) < 0)) {
-		snprintf(res->error, sizeof res->error, "pipe: %s", strerror(errno));
-		goto out;
-	}
-	pid = (pid_t)syscall(SYS_clone,
-	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-		CLONE_NEWUTS | SIGCHLD,
-	    NULL, NULL, NULL, NULL);
-	if (pid < 0) {
-		snprintf(res->error, sizeof res->error, "clone with new namespaces: %s",
+	if (send_job(sb, job) < 0) {
+		snprintf(res->error, sizeof res->error, "sending the job to the sandbox: %s",
 		    strerror(errno));
 		goto out;
 	}
-	if (pid == 0) {
-		/* The descriptors init keeps must not be close-on-exec for the
-		 * job's; job_exec dup2s them anyway. */
-		init_main(spec, go[0], out[1], err[1], spec->result_fd ? rp[1] : -1, sp[1]);
-	}
-	close(go[0]), go[0] = -1;
-	close(out[1]), out[1] = -1;
-	close(err[1]), err[1] = -1;
-	close(sp[1]), sp[1] = -1;
-	if (rp[1] >= 0)
-		close(rp[1]), rp[1] = -1;
-
-	/* Map root of the namespace and the job user onto two unprivileged
-	 * host ids of this slot's own. */
-	host = (unsigned)(cfg.sandbox_uid_base + (int64_t)spec->slot * 2);
-	snprintf(map, sizeof map, "0 %u 1\n%d %u 1\n", host, SANDBOX_UID, host + 1);
-	if (write_map(pid, "setgroups", "deny") < 0 || write_map(pid, "uid_map", map) < 0 ||
-	    write_map(pid, "gid_map", map) < 0) {
-		snprintf(res->error, sizeof res->error, "writing the user namespace map: %s",
-		    strerror(errno));
-		kill(pid, SIGKILL);
-		waitpid(pid, &ws, 0);
-		goto out;
-	}
-	if (write(go[1], "g", 1) != 1) {
-		snprintf(res->error, sizeof res->error, "starting init: %s", strerror(errno));
-		kill(pid, SIGKILL);
-		waitpid(pid, &ws, 0);
-		goto out;
-	}
-	close(go[1]), go[1] = -1;
-
-	hard = t0 + spec->wall_ms + GRACE_MS;
+	hard = t0 + job->wall_ms + GRACE_MS;
 	{
 		struct pollfd pf[4];
-		int open_out = 1, open_err = 1, open_res = rp[0] >= 0, open_st = 1;
-		size_t stat_cap = (size_t)spec->save_max_bytes + (size_t)spec->save_max_files * 4200 +
+		int open_out = 1, open_err = 1, open_res = sb->res >= 0, open_st = 1;
+		size_t stat_cap = (size_t)sb->save_max_bytes + (size_t)sb->save_max_files * 4200 +
 		    4096;
 
 		while (open_out || open_err || open_res || open_st) {
 			int n = 0, left = (int)(hard - now_mono_ms());
 			if (left <= 0) {
-				kill(pid, SIGKILL);
+				kill(sb->pid, SIGKILL);
 				snprintf(res->error, sizeof res->error,
 				    "the sandbox did not finish within its limit plus %d s",
 				    GRACE_MS / 1000);
 				break;
 			}
-			pf[0] = (struct pollfd){open_out ? out[0] : -1, POLLIN, 0};
-			pf[1] = (struct pollfd){open_err ? err[0] : -1, POLLIN, 0};
-			pf[2] = (struct pollfd){open_res ? rp[0] : -1, POLLIN, 0};
-			pf[3] = (struct pollfd){open_st ? sp[0] : -1, POLLIN, 0};
+			pf[0] = (struct pollfd){open_out ? sb->out : -1, POLLIN, 0};
+			pf[1] = (struct pollfd){open_err ? sb->err : -1, POLLIN, 0};
+			pf[2] = (struct pollfd){open_res ? sb->res : -1, POLLIN, 0};
+			pf[3] = (struct pollfd){open_st ? sb->st : -1, POLLIN, 0};
 			n = poll(pf, 4, left);
 			if (n < 0 && errno != EINTR)
 				break;
 			if (n <= 0)
 				continue;
 			if (pf[0].revents)
-				open_out = drain(out[0], &res->out,
-				    (size_t)spec->output_max - res->err.len, &out_over);
+				open_out = drain(sb->out, &res->out,
+				    (size_t)sb->output_max - res->err.len, &out_over);
 			if (pf[1].revents)
-				open_err = drain(err[0], &res->err,
-				    (size_t)spec->output_max - res->out.len, &out_over);
+				open_err = drain(sb->err, &res->err,
+				    (size_t)sb->output_max - res->out.len, &out_over);
 			if (pf[2].revents)
-				open_res = drain(rp[0], &res->res, 64u << 20, &res_over);
+				open_res = drain(sb->res, &res->res, 64u << 20, &res_over);
 			if (pf[3].revents)
-				open_st = drain(sp[0], &sbuf, stat_cap, &stat_over);
+				open_st = drain(sb->st, &sbuf, stat_cap, &stat_over);
 			if (out_over && !asked_stop) {
 				/* Stop the job but keep its files. */
-				kill(pid, SIGUSR1);
+				kill(sb->pid, SIGUSR1);
 				asked_stop = 1;
 			}
 		}
 	}
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+	while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
 		;
+	sb->pid = 0;
 	if (res->error[0])
 		goto out;
 	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
@@ -586,13 +774,13 @@ sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
 		if (out_over)
 			res->status = SB_OUTPUT_LIMIT;
 		else if (st.timed_out || res->term_signal == SIGXCPU ||
-		    (res->term_signal == SIGKILL && st.cpu_ms >= spec->cpu_s * 1000))
+		    (res->term_signal == SIGKILL && st.cpu_ms >= job->cpu_s * 1000))
 			res->status = SB_TIMEOUT;
 		else if (res->exit_code == 0 && !st.exec_failed)
 			res->status = SB_OK;
 		else
 			res->status = SB_RUNTIME_ERROR;
-		if (spec->save_back &&
+		if (job->save_back &&
 		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
 			&res->nfiles, &res->save_overflow) < 0) {
 			snprintf(res->error, sizeof res->error,
@@ -604,15 +792,36 @@ sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
 	}
 	rc = 0;
 out:
-	pipe_close(go);
-	pipe_close(out);
-	pipe_close(err);
-	pipe_close(rp);
-	pipe_close(sp);
 	buf_free(&sbuf);
+	if (sb->pid > 0) {
+		kill(sb->pid, SIGKILL);
+		while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
+			;
+		sb->pid = 0;
+	}
+	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	free(sb);
 	if (rc < 0)
 		res->status = SB_INTERNAL_ERROR;
 	return rc;
+}
+
+int
+sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res)
+{
+	struct sandbox *sb = sandbox_prepare(spec, res->error, sizeof res->error);
+
+	if (sb == NULL) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", res->error);
+		memset(res, 0, sizeof *res);
+		snprintf(res->error, sizeof res->error, "%s", why);
+		res->status = SB_INTERNAL_ERROR;
+		return -1;
+	}
+	return sandbox_exec(sb, spec, res);
 }
 
 void

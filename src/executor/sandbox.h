@@ -37,6 +37,8 @@ struct sb_file {
 };
 
 struct sandbox_spec {
+	/* prepare time */
+	int warm; /* start argv at once; it waits for stdin (the harness) */
 	const char *const *argv; /* argv[0] is a path inside the sandbox */
 	const char *stdin_data;
 	size_t stdin_len;
@@ -77,6 +79,18 @@ struct sandbox_result {
  * could not be built (res->error says why). Free res with
  * sandbox_result_free either way. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res);
+
+/* The same in two steps, so a sandbox can be built before its job arrives.
+ * sandbox_prepare uses spec's limits, slot, extra file and result_fd, and
+ * when spec->warm starts spec->argv at once (it blocks reading stdin).
+ * NULL on failure with err set. */
+struct sandbox *sandbox_prepare(const struct sandbox_spec *spec, char *err, size_t errlen);
+/* Runs job's argv (unless warm), stdin, files, wall_ms, cpu_s and save_back
+ * in sb, which is consumed whatever happens. Returns as sandbox_run. A
+ * sandbox serves exactly one job. */
+int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res);
+/* Ends a prepared sandbox that will not be used. */
+void sandbox_discard(struct sandbox *sb);
 void sandbox_result_free(struct sandbox_result *res);
 const char *sandbox_status_name(enum sandbox_status s);
 void sb_files_free(struct sb_file *f, size_t n);

@@ -145,6 +145,7 @@ slot_main(const char *eid, int index)
 	while (!slot_stopping) {
 		redisReply *r;
 
+		runner_prepare(index);
 		if (store_get() == NULL) {
 			sleep(1);
 			continue;
@@ -158,6 +159,7 @@ slot_main(const char *eid, int index)
 			handle(proc, index, r->str, r->len);
 		freeReplyObject(r);
 	}
+	runner_discard();
 	store_reset();
 	exit(0);
 }

@@ -85,15 +85,30 @@ struct walk {
 };
 
 static void
-emit(struct walk *w, char type, const char *path, size_t plen, const char *data, size_t dlen)
+record(struct buf *out, char type, const char *path, size_t plen, const char *data, size_t dlen)
 {
 	uint32_t a = (uint32_t)plen, b = (uint32_t)dlen;
 
-	buf_append(&w->out, &type, 1);
-	buf_append(&w->out, &a, 4);
-	buf_append(&w->out, &b, 4);
-	buf_append(&w->out, path, plen);
-	buf_append(&w->out, data, dlen);
+	buf_append(out, &type, 1);
+	buf_append(out, &a, 4);
+	buf_append(out, &b, 4);
+	buf_append(out, path, plen);
+	buf_append(out, data, dlen);
+}
+
+static void
+emit(struct walk *w, char type, const char *path, size_t plen, const char *data, size_t dlen)
+{
+	record(&w->out, type, path, plen, data, dlen);
+}
+
+void
+workdir_encode(const struct sb_file *files, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++)
+		record(out, files[i].type, files[i].path, files[i].path_len, files[i].data,
+		    files[i].len);
+	buf_append(out, "Z", 1);
 }
 
 /* Walks directory dfd whose path relative to the root is prefix. Links are

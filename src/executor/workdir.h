@@ -17,6 +17,8 @@
 /* Creates files under root (an absolute directory), owned by uid. Entries
  * with an invalid path or type are skipped. Returns 0 or -1. */
 int workdir_materialise(const char *root, const struct sb_file *files, size_t n, int uid);
+/* Appends files to out in the stream format, ending with 'Z'. */
+void workdir_encode(const struct sb_file *files, size_t n, struct buf *out);
 /* Walks root and writes the stream to fd. */
 void workdir_stream(const char *root, int fd, int64_t max_bytes, int64_t max_files);
 /* Parses a stream. Every path is validated as a client path would be.

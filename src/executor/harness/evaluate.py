@@ -1,38 +1,47 @@
 """evald's /evaluate_code harness: runs inside the sandbox, stdlib only.
 
 Run as `/usr/bin/python3 -I -S /run/evald/evaluate.py` with the session's work
-directory as cwd.
+directory as cwd (a .pyc of this file, made by the same interpreter, runs the
+same way and skips compiling it: about 5-10 ms per request).
 
 Protocol
   stdin  one JSON object {"code": str, "entry_point": str, "io_cases": [...],
-         "case_timeout_s": number, "case_memory_mb": int}; io_cases elements are
-         passed through as the client sent them.
+         "case_timeout_s": number (default 5), "case_memory_mb": int (default:
+         no limit of its own)}; io_cases elements are passed through as the
+         client sent them, whatever their shape.
   fd 3   exactly one JSON document (UTF-8)
          {"passed": bool, "error": str|null, "case_results": [{"case": i,
          "input": ..., "passed": bool, "got": ..., "expected": ...,
          "error": str|null}, ...]}
-         and then exit status 0. When fd 3 is not open (run by hand) the
-         document goes to stdout instead. stdout and stderr otherwise carry
-         only what the code printed.
+         and then exit status 0, also for a malformed request (error
+         "internal: ..."). When fd 3 is not open (run by hand) the document
+         goes to stdout instead. stdout and stderr carry only what the code
+         printed.
 
 Processes
   master  parses the request, literal-evaluates every case's output,
           compiles (never runs) the code, judges plain results and writes the
-          answer. It holds every expected value, so it is made non-dumpable
-          before it forks anything and no process running the code descends
-          from a copy of it that has seen the request.
-  runner  forked by the master before the request is read (so its memory
-          holds no case data). For each case the master sends it one case's
-          description; the runner forks a case process, enforces the wall
-          limit, kills the case's process group, reaps it and relays what the
-          case process reported.
-  case    a fresh fork of the runner: closes every harness pipe but its own,
-          sets RLIMIT_AS / RLIMIT_CPU, executes the module in a fresh module
-          namespace, calls the entry point once and reports through its own
-          pipe. It never sees an expected value that is a plain literal: that
-          verdict is made by the master on a type-preserving encoding of the
-          result decoded into fresh builtin objects, so a value of a type the
-          code defined never judges its own equality against a literal.
+          answer. It holds every expected value, so it makes itself
+          non-dumpable before it forks, and no process that runs the code
+          descends from a copy of it that has seen the request.
+  runner  forked by the master before the request is read, so its memory
+          holds no case data. For each case the master sends it that case's
+          input, and its output only when that is an expression to evaluate
+          in the code's globals; the runner forks a case process, holds the
+          per-case wall limit, SIGKILLs the case's process group, reaps it and
+          relays its report. Buffers that held one case's data are zeroed
+          before the next case process is forked.
+  case    a fork of the runner: closes every harness descriptor but its own
+          result pipe, stdin reads /dev/null, RLIMIT_CPU = ceil(limit) + 1 s,
+          RLIMIT_AS = case_memory_mb (hard limit 32 MiB above, which the
+          harness takes back to report a MemoryError), then executes the
+          module in a fresh module `solution` (file name "solution.py", the
+          work directory appended to sys.path), evaluates entry_point in its
+          globals, calls it once and reports. A result made only of exact
+          builtin types travels as a type-preserving encoding and the master
+          compares the fresh builtin objects it decodes with the literal, so a
+          value of a type the code defined never judges its own equality
+          against a plain literal; anything else never equals one.
 
 Semantics of io_cases are those of API.md ("io_cases, precisely").
 """
@@ -182,75 +191,86 @@ def _isword(c):
     return c == "_" or c.isalnum()
 
 
-def _lookahead(s, j):
-    """(?=,\\s*\\w+\\s*=|$) at position j."""
-    n = len(s)
-    if j == n or (j == n - 1 and s[j] == "\n"):
-        return True
-    if s[j] != ",":
-        return False
-    k = j + 1
-    while k < n and s[k].isspace():
-        k += 1
+def _pair_comma(s, f):
+    r"""The comma that (?=,\s*\w+\s*=) would pair with the "=" at f, or -1.
+
+    Between such a comma and its "=" there are only spaces and word
+    characters, so every "=" has at most one and they come in order."""
+    k = f
+    while k > 0 and s[k - 1].isspace():
+        k -= 1
     w = k
-    while w < n and _isword(s[w]):
-        w += 1
+    while w > 0 and _isword(s[w - 1]):
+        w -= 1
     if w == k:
-        return False
-    while w < n and s[w].isspace():
-        w += 1
-    return w < n and s[w] == "="
+        return -1
+    c = w
+    while c > 0 and s[c - 1].isspace():
+        c -= 1
+    c -= 1
+    return c if c >= 0 and s[c] == "," else -1
 
 
-def _match_tail(s, q):
-    """\\s*=\\s*(.+?)(?=...) from position q; returns (start, end) of the value."""
+def _value_end(s, lo, limit):
+    """The least j in [lo, limit] where the lookahead holds, or None. limit
+    is the first newline at or after lo, or the end: "." stops there."""
     n = len(s)
-    r = q
-    while r < n and s[r].isspace():
-        r += 1
-    if r >= n or s[r] != "=":
-        return None
-    e = r + 1
-    t = e
+    f = s.find("=", lo)
+    while f >= 0:
+        c = _pair_comma(s, f)
+        if c >= limit:
+            break
+        if c >= lo:
+            return c
+        if f >= limit:
+            break
+        f = s.find("=", f + 1)
+    if limit == n or limit == n - 1:    # $: the end, or before a final newline
+        return limit
+    return None
+
+
+def _match_value(s, e):
+    r"""\s*(.+?)(?=...) after the "=" at e: (start, end) of the value, or None."""
+    n = len(s)
+    t = e + 1
     while t < n and s[t].isspace():
         t += 1
-    # \s* is greedy: try the longest run first, then give characters back.
-    for v in range(t, e - 1, -1):
+    # \s* is greedy: the longest run of spaces first, then give some back.
+    for v in range(t, e, -1):
         if v >= n or s[v] == "\n":
             continue
         nl = s.find("\n", v)
-        limit = n if nl < 0 else nl
-        # .+? is lazy: the first position after at least one character where
-        # the lookahead holds, before any newline.
-        c = s.find(",", v + 1, limit)
-        while c >= 0:
-            if _lookahead(s, c):
-                return v, c
-            c = s.find(",", c + 1, limit)
-        if limit == n or limit == n - 1:
-            return v, limit
+        end = _value_end(s, v + 1, n if nl < 0 else nl)
+        if end is not None:
+            return v, end
     return None
 
 
 def _keyword_pairs(s):
-    n = len(s)
+    """What re.finditer(PATTERN, s) yields, as (name, value) pairs.
+
+    A match needs a word run, spaces and an "=": each "=" (left to right)
+    can only be reached from the word run just before it, which begins no
+    earlier than where the scan stands."""
     pairs = []
-    p = 0
-    while p < n:
-        if s.find("=", p) < 0:
-            break
-        q = p
-        while q < n and _isword(s[q]):
-            q += 1
-        if q == p:
-            p += 1
-            continue
-        m = _match_tail(s, q)
-        if m is None:
-            p = q       # every start inside this word run meets the same tail
-            continue
-        pairs.append((s[p:q], s[m[0]:m[1]]))
-        p = m[1]
+    pos = 0
+    e = s.find("=")
+    while e >= 0:
+        r = e
+        while r > pos and s[r - 1].isspace():
+            r -= 1
+        q = r
+        while q > pos and _isword(s[q - 1]):
+            q -= 1
+        if q < r:
+            m = _match_value(s, e)
+            if m is not None:
+                pairs.append((s[q:r], s[m[0]:m[1]]))
+                pos = m[1]
+                e = s.find("=", pos)
+                continue
+        e = s.find("=", e + 1)
     return pairs
 
 
@@ -320,6 +340,16 @@ def _cut(s, limit, what):
 
 def _safe_repr(x):
     try:
+        if type(x) is int and x.bit_length() > 14000:
+            # past Python's 4300-digit str() limit; conversion is quadratic
+            if x.bit_length() > 100000:
+                return "<int of %d bits>" % x.bit_length()
+            old = sys.get_int_max_str_digits()
+            sys.set_int_max_str_digits(0)
+            try:
+                return repr(x)
+            finally:
+                sys.set_int_max_str_digits(old)
         r = repr(x)
     except BaseException as e:
         try:
@@ -651,8 +681,7 @@ def _case_main(spec, cfg, code_obj, res_w):
 
     # the module, fresh for every case
     if code_obj is None:
-        _finish(res_w, {"k": "module_error", "error": cfg.get("compile_error") or
-                        "internal: the code could not be compiled\n"})
+        _finish(res_w, {"k": "module_error", "error": "internal: the runner has no code\n"})
     mod = type(sys)(MODULE_NAME)
     sys.modules[MODULE_NAME] = mod
     g = mod.__dict__

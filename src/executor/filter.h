@@ -1,0 +1,13 @@
+/* The seccomp filter of the job process (libseccomp): everything allowed
+ * but the system calls code under test never needs, which fail with EPERM;
+ * foreign architectures (x32, i386 on x86_64) are killed outright. */
+#ifndef EVALD_FILTER_H
+#define EVALD_FILTER_H
+
+/* Loads the filter into the calling process. Returns 0, or -1 with errno
+ * set. Needs no_new_privs (or CAP_SYS_ADMIN) first. */
+int filter_load(void);
+/* The number of rules, for --self-test. */
+int filter_rule_count(void);
+
+#endif
