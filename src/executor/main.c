@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "common/util.h"
+#include "executor/cgroup.h"
 #include "executor/runner.h"
 #include "executor/sandbox.h"
 #include "executor/slot.h"
@@ -132,6 +133,8 @@ main(int argc, char **argv)
 	if (log_open("evald-executor", cfg.log_file, cfg.log_level) < 0)
 		fatalx("cannot open log %s or bad log_level %s", cfg.log_file, cfg.log_level);
 	runner_init();
+	if (!cgroup_init(err, sizeof err))
+		log_warnx("no cgroup for sandboxes (%s); rlimits stand in", err);
 	if (preflight(err, sizeof err) < 0)
 		fatalx("refusing to start: the sandbox cannot be built: %s", err);
 	if (test_only || self_test) {

@@ -11,6 +11,7 @@
 #include "common/path.h"
 #include "common/store.h"
 #include "common/util.h"
+#include "executor/cgroup.h"
 #include "executor/sandbox.h"
 
 static char *harness;
@@ -195,6 +196,10 @@ spec_defaults(struct sandbox_spec *s, int slot)
 	memset(s, 0, sizeof *s);
 	s->slot = slot;
 	s->as_bytes = cfg.sandbox_memory_mb << 20;
+	/* With a cgroup the kernel's accounting of real memory decides
+	 * memory_limit; the address-space limit only stops the absurd. */
+	if (cgroup_active())
+		s->as_bytes *= 4;
 	s->nproc = cfg.sandbox_procs;
 	s->fsize_bytes = cfg.sandbox_fsize_mb << 20;
 	s->nofile = cfg.sandbox_files;
@@ -222,6 +227,8 @@ eval_spec(struct sandbox_spec *s, int slot)
 	s->result_fd = 1;
 	/* The harness's own limits; each case sets its tighter ones. */
 	s->as_bytes = (cfg.sandbox_memory_mb + 256) << 20;
+	if (cgroup_active())
+		s->as_bytes *= 4;
 	s->cpu_s = cfg.case_timeout_max_s * cfg.max_cases + 60;
 }
 
@@ -313,7 +320,7 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 	json_object_object_add(o, "cpu_ms", json_object_new_int64(res.cpu_ms));
 	json_object_object_add(o, "memory_kb", json_object_new_int64(res.memory_kb));
 	json_object_object_add(o, "truncated", json_object_new_boolean(res.truncated));
-	json_object_object_add(o, "limits", json_object_new_string("rlimit"));
+	json_object_object_add(o, "limits", json_object_new_string(res.cgroup ? "cgroup" : "rlimit"));
 	if (res.save_overflow || saved == 1)
 		json_object_object_add(o, "save_error",
 		    json_object_new_string("the files were not saved: the work directory is over "

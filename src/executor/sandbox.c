@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "executor/cgroup.h"
 #include "executor/filter.h"
 #include "executor/workdir.h"
 
@@ -542,6 +543,7 @@ drain(int fd, struct buf *b, size_t cap, int *over)
 
 /* A prepared sandbox: init waiting for its job. */
 struct sandbox {
+	struct cgroup cg;
 	pid_t pid;
 	int ctl, out, err, res, st; /* our ends */
 	int warm;
@@ -561,6 +563,7 @@ sandbox_discard(struct sandbox *sb)
 	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
 		if (*fd >= 0)
 			close(*fd);
+	cgroup_remove(&sb->cg);
 	free(sb);
 }
 
@@ -594,6 +597,13 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 		init_main(spec, go[0], ctl[0], out[1], err[1], spec->result_fd ? rp[1] : -1, sp[1]);
 	sb = xcalloc(1, sizeof *sb);
 	sb->pid = pid;
+	/* Into its cgroup before it runs anything of the job's. */
+	if (cgroup_active() &&
+	    cgroup_enter(&sb->cg, pid, (cfg.sandbox_memory_mb << 20) + spec->tmpfs_bytes,
+		spec->nproc + 8) < 0) {
+		snprintf(errbuf, errlen, "cannot put the sandbox in a cgroup");
+		goto fail;
+	}
 	sb->ctl = ctl[1], ctl[1] = -1;
 	sb->out = out[0], out[0] = -1;
 	sb->err = err[0], err[0] = -1;
@@ -696,6 +706,7 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 	buf_init(&res->err);
 	buf_init(&res->res);
 	buf_init(&sbuf);
+	cgroup_reset_peak(&sb->cg);
 	if (send_job(sb, job) < 0) {
 		snprintf(res->error, sizeof res->error, "sending the job to the sandbox: %s",
 		    strerror(errno));
@@ -771,8 +782,11 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 			res->term_signal = WTERMSIG(st.wstatus);
 			res->exit_code = -res->term_signal;
 		}
+		res->cgroup = sb->cg.mem[0] != '\0';
 		if (out_over)
 			res->status = SB_OUTPUT_LIMIT;
+		else if (cgroup_oom(&sb->cg) && res->exit_code != 0)
+			res->status = SB_MEMORY_LIMIT;
 		else if (st.timed_out || res->term_signal == SIGXCPU ||
 		    (res->term_signal == SIGKILL && st.cpu_ms >= job->cpu_s * 1000))
 			res->status = SB_TIMEOUT;
@@ -802,6 +816,7 @@ out:
 	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
 		if (*fd >= 0)
 			close(*fd);
+	cgroup_remove(&sb->cg);
 	free(sb);
 	if (rc < 0)
 		res->status = SB_INTERNAL_ERROR;

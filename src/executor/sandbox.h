@@ -72,6 +72,7 @@ struct sandbox_result {
 	struct sb_file *files; /* save-back, when asked */
 	size_t nfiles;
 	int save_overflow; /* the work directory was over the session limits */
+	int cgroup;        /* a cgroup's limits applied, not only rlimits */
 	char error[256];   /* for SB_INTERNAL_ERROR */
 };
 

@@ -1,0 +1,32 @@
+/* A cgroup per sandbox for memory and process limits, where the host
+ * delegates one: cgroup v1 memory and pids controllers, or v2 with both
+ * enabled. The kernel's own accounting then decides memory_limit. Where no
+ * cgroup can be made, rlimits stand in and results say "rlimit". */
+#ifndef EVALD_CGROUP_H
+#define EVALD_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cgroup {
+	char mem[512];  /* v1 memory dir, or the v2 dir */
+	char pids[512]; /* v1 pids dir; empty on v2 */
+	int v2;
+};
+
+/* Finds the controllers and makes evald's parent groups. Returns 1 when
+ * cgroups will be used, 0 when not (why says so). */
+int cgroup_init(char *why, size_t whylen);
+/* 1 once cgroup_init found a usable hierarchy. */
+int cgroup_active(void);
+/* Makes a group with the limits and moves pid into it. Returns 0 or -1. */
+int cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids);
+/* Starts peak accounting afresh (before the job starts). */
+void cgroup_reset_peak(const struct cgroup *cg);
+/* Reads whether the kernel killed for memory (or refused memory) since the
+ * group was made. */
+int cgroup_oom(const struct cgroup *cg);
+/* Removes the group; its processes must be gone. */
+void cgroup_remove(struct cgroup *cg);
+
+#endif
