@@ -92,7 +92,8 @@ serve(FCGX_Request *fr)
 	struct request req;
 	struct response resp;
 	const char *uri, *rid;
-	char *path_copy = NULL;
+	char *path_copy = NULL, head[512];
+	int hlen;
 	int64_t t0 = now_mono_ms();
 
 	memset(&req, 0, sizeof req);
@@ -126,11 +127,16 @@ serve(FCGX_Request *fr)
 	if (resp.body == NULL)
 		http_error(&resp, ERR_INTERNAL, "the handler produced no response");
 
-	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-	    resp.status, status_text(resp.status), resp.content_type, resp.body_len);
+	/* libfcgi's own printf knows no %zu: format here. */
+	hlen = snprintf(head, sizeof head,
+	    "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nX-Request-Id: %s\r\n",
+	    resp.status, status_text(resp.status), resp.content_type, resp.body_len, req.id);
 	if (resp.retry_after)
-		FCGX_FPrintF(fr->out, "Retry-After: %d\r\n", resp.retry_after);
-	FCGX_FPrintF(fr->out, "Cache-Control: no-store\r\nX-Request-Id: %s\r\n\r\n", req.id);
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "Retry-After: %d\r\n",
+		    resp.retry_after);
+	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
+	FCGX_PutStr(head, hlen, fr->out);
 	if (strcmp(req.method, "HEAD") != 0 && resp.body_len)
 		FCGX_PutStr(resp.body, (int)resp.body_len, fr->out);
 	if (log_level_enabled(LOG_LVL_DEBUG))

@@ -46,6 +46,12 @@ Processes
 Semantics of io_cases are those of API.md ("io_cases, precisely").
 """
 
+import builtins as _builtins
+
+# The harness's own copy of the builtins: a case process keeps reporting
+# correctly after the code replaces builtins.len or builtins.type.
+globals().update({k: v for k, v in vars(_builtins).items() if not k.startswith("_")})
+
 import os
 import sys
 import select
