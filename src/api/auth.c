@@ -37,9 +37,9 @@ auth_check(struct request *req, const struct route *route, struct response *resp
 	const char *a = req->authorization;
 	int found;
 
+	if (route->group == GROUP_PUBLIC)
+		return 0;
 	if (a == NULL || *a == '\0') {
-		if (route->group == GROUP_PUBLIC)
-			return 0;
 		if (config_anonymous_allows(&cfg, group_names[route->group]) &&
 		    (!cfg.anonymous_loopback_only || is_loopback(req->remote_addr)))
 			return 0;
@@ -61,8 +61,6 @@ auth_check(struct request *req, const struct route *route, struct response *resp
 		return -1;
 	}
 	if (found == 0) {
-		if (route->group == GROUP_PUBLIC)
-			return 0;
 		http_error(resp, ERR_UNAUTHORIZED, "the token is not valid");
 		return -1;
 	}

@@ -14,28 +14,32 @@
 int
 jobs_push(struct job *j, int require_session, struct response *resp)
 {
-	char sesskey[200], ttl[32], depth[32];
-	const char *argv[6];
-	size_t lens[6];
+	char sesskey[200], jobkey[80], ttl[32], depth[32], rttl[32];
+	const char *argv[9];
+	size_t lens[9];
 	char *text;
 	size_t len;
 	redisReply *r;
-	int nkeys = 2, rc = -1;
+	int rc = -1;
 
 	text = job_encode(j, &len);
 	snprintf(sesskey, sizeof sesskey, KEY_PREFIX "sess:%s", j->session);
+	snprintf(jobkey, sizeof jobkey, KEY_PREFIX "job:%s", j->id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
 	snprintf(depth, sizeof depth, "%lld", (long long)cfg.queue_max_depth);
+	snprintf(rttl, sizeof rttl, "%lld", (long long)cfg.result_ttl_s);
 	argv[0] = KEY_PREFIX "queue";
 	argv[1] = KEY_PREFIX "alive";
-	if (require_session)
-		argv[nkeys++] = sesskey;
-	argv[nkeys] = text;
-	argv[nkeys + 1] = depth;
-	argv[nkeys + 2] = ttl;
-	for (int i = 0; i < nkeys + 3; i++)
-		lens[i] = i == nkeys ? len : strlen(argv[i]);
-	r = store_script(SCRIPT_JOB_PUSH, nkeys, nkeys + 3, argv, lens);
+	argv[2] = sesskey;
+	argv[3] = jobkey;
+	argv[4] = text;
+	argv[5] = depth;
+	argv[6] = ttl;
+	argv[7] = require_session ? "1" : "0";
+	argv[8] = rttl;
+	for (int i = 0; i < 9; i++)
+		lens[i] = i == 4 ? len : strlen(argv[i]);
+	r = store_script(SCRIPT_JOB_PUSH, 4, 9, argv, lens);
 	free(text);
 	if (r == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");
@@ -236,7 +240,11 @@ jobs_from_evaluate_request(struct json_object *obj, struct job *j, struct respon
 		char why[200];
 		snprintf(why, sizeof why, "UnknownLanguage: language '%.60s' is not supported; use 'python'",
 		    j->language);
-		http_json(resp, 200, all_failed(j->io_cases, why));
+		{
+			struct json_object *o = all_failed(j->io_cases, why);
+			json_object_object_add(o, "id", json_object_new_string(j->session));
+			http_json(resp, 200, o);
+		}
 		return 1;
 	}
 	j->language = "python";
@@ -254,8 +262,12 @@ job_wait_s(const struct job *j)
 {
 	if (j->kind == JOB_RUN)
 		return j->timeout_s + (double)cfg.job_wait_margin_s;
-	return (double)json_object_array_length(j->io_cases) * (j->case_timeout_s + 0.5) +
-	    (double)cfg.job_wait_margin_s;
+	double t = (double)json_object_array_length(j->io_cases) * (j->case_timeout_s + 0.5) + 5;
+
+	/* An evaluation is bounded like the longest /run. */
+	if (t > (double)cfg.run_timeout_max_s)
+		t = (double)cfg.run_timeout_max_s;
+	return t + (double)cfg.job_wait_margin_s;
 }
 
 void
@@ -327,6 +339,17 @@ jobs_get(struct request *req, struct response *resp)
 		}
 	}
 	free(w);
+	r = store_cmd("EXISTS " KEY_PREFIX "res:%s " KEY_PREFIX "job:%s", id, id);
+	if (r == NULL) {
+		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");
+		return;
+	}
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+		freeReplyObject(r);
+		http_error(resp, ERR_NOT_FOUND, "no job %s (unknown, or its result expired)", id);
+		return;
+	}
+	freeReplyObject(r);
 	r = store_cmd("EXISTS " KEY_PREFIX "res:%s", id);
 	if (r == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");

@@ -192,6 +192,10 @@ repl_read_file(struct request *req, struct response *resp)
 		goto out;
 	}
 	clean = path_rel_clean(path, plen, &clen);
+	if (clen == 0) {
+		http_error(resp, ERR_INVALID_PATH, "rel_path: the path names the session itself");
+		goto out;
+	}
 	sess_key(key, sizeof key, id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
 	{

@@ -171,17 +171,17 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"redis.call('EXPIRE', k, ARGV[1])\n"
 	"return 1\n",
 
-    /* JOB_PUSH KEYS: queue alive [sess]  ARGV: job max_depth ttl
-     * -> 1, -1 (queue full), -2 (no executor alive), -3 (no session) */
+    /* JOB_PUSH KEYS: queue alive sess job  ARGV: job max_depth ttl
+     * session_required result_ttl -> 1, -1 (queue full), -2 (no executor
+     * alive), -3 (no session). The session's TTL is renewed; the job key
+     * says the job exists until its result does. */
     [SCRIPT_JOB_PUSH] =
 	"if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end\n"
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return -2 end\n"
-	"if KEYS[3] then\n"
-	"  if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end\n"
-	"  redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
-	"end\n"
+	"if redis.call('EXPIRE', KEYS[3], ARGV[3]) == 0 and ARGV[4] == '1' then return -3 end\n"
+	"redis.call('SET', KEYS[4], 'queued', 'EX', ARGV[5])\n"
 	"redis.call('LPUSH', KEYS[1], ARGV[1])\n"
 	"return 1\n",
 

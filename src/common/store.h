@@ -8,9 +8,11 @@
  *   queue            list  job JSON, LPUSH by the API, BLMOVE'd by executors
  *   proc:{eid}:{n}   list  jobs slot n of executor eid is working on
  *   alive            zset  executor id -> lease expiry (ms since epoch)
- *   exec:{eid}       hash  slots, host, pid, started
+ *   exec:{eid}       hash  slots (how many processing lists eid has)
+ *   job:{job}        string "queued": the job exists (until result_ttl_s)
  *   res:{job}        string result envelope, written once (SET NX)
- *   done:{job}       list  the same envelope, for waiters' BLPOP
+ *   done:{job}       list  the same envelope; waiters BLMOVE it onto itself,
+ *                          so every waiter sees it
  *   tries:{job}      int   how many times a job was popped
  *   token:{hash}     hash  role, student_id, created
  *   stats            hash  counters for /metrics

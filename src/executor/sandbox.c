@@ -58,8 +58,8 @@ init_fail(int status_fd, const char *what)
 {
 	char msg[300];
 	int n = snprintf(msg, sizeof msg, "E%s: %s", what, strerror(errno));
-	if (n > 0)
-		(void)write(status_fd, msg, (size_t)n);
+	if (n > 0 && write(status_fd, msg, (size_t)n) < 0)
+		_exit(110);
 	_exit(111);
 }
 
@@ -297,9 +297,10 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		char msg[300];
 		int n = snprintf(msg, sizeof msg, "evald: cannot execute %s: %s\n", argv[0],
 		    strerror(errno));
-		if (n > 0)
-			(void)write(2, msg, (size_t)n);
-		(void)write(sfd, "X", 1);
+		if (n > 0 && write(2, msg, (size_t)n) < 0)
+			_exit(126);
+		if (write(sfd, "X", 1) < 0)
+			_exit(126);
 	}
 	_exit(127);
 }
@@ -699,7 +700,7 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 {
 	struct buf sbuf;
 	int64_t t0 = now_mono_ms(), hard;
-	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, ws, rc = -1;
+	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, dropped = 0, ws, rc = -1;
 
 	memset(res, 0, sizeof *res);
 	buf_init(&res->out);
@@ -737,12 +738,16 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 				break;
 			if (n <= 0)
 				continue;
+			/* output_max 0: the output is not wanted; read and drop
+			 * it all without stopping the job. */
 			if (pf[0].revents)
 				open_out = drain(sb->out, &res->out,
-				    (size_t)sb->output_max - res->err.len, &out_over);
+				    job->output_max ? (size_t)job->output_max - res->err.len : 0,
+				    job->output_max ? &out_over : &dropped);
 			if (pf[1].revents)
 				open_err = drain(sb->err, &res->err,
-				    (size_t)sb->output_max - res->out.len, &out_over);
+				    job->output_max ? (size_t)job->output_max - res->out.len : 0,
+				    job->output_max ? &out_over : &dropped);
 			if (pf[2].revents)
 				open_res = drain(sb->res, &res->res, 64u << 20, &res_over);
 			if (pf[3].revents)

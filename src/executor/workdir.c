@@ -23,10 +23,12 @@ make_parents(int dirfd, const char *path, int uid)
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
-		if (mkdirat(dirfd, tmp, 0755) == 0)
-			(void)fchownat(dirfd, tmp, uid, uid, AT_SYMLINK_NOFOLLOW);
-		else if (errno != EEXIST)
+		if (mkdirat(dirfd, tmp, 0755) == 0) {
+			if (fchownat(dirfd, tmp, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			return -1;
+		}
 		*p = '/';
 	}
 	return 0;
@@ -49,13 +51,15 @@ workdir_materialise(const char *root, const struct sb_file *files, size_t n, int
 			continue;
 		switch (f->type) {
 		case 'd':
-			if (mkdirat(dirfd, f->path, 0755) == 0)
-				(void)fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW);
+			if (mkdirat(dirfd, f->path, 0755) == 0 &&
+			    fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
+				goto fail;
 			break;
 		case 'l':
 			if (memchr(f->data, '\0', f->len) == NULL &&
-			    symlinkat(f->data, dirfd, f->path) == 0)
-				(void)fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW);
+			    symlinkat(f->data, dirfd, f->path) == 0 &&
+			    fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
+				goto fail;
 			break;
 		case 'f':
 		case 'x':
@@ -63,18 +67,19 @@ workdir_materialise(const char *root, const struct sb_file *files, size_t n, int
 			    f->type == 'x' ? 0755 : 0644);
 			if (fd < 0)
 				break;
-			if (write_all(fd, f->data, f->len) < 0) {
+			if (write_all(fd, f->data, f->len) < 0 || fchown(fd, uid, uid) < 0) {
 				close(fd);
-				close(dirfd);
-				return -1;
+				goto fail;
 			}
-			(void)fchown(fd, uid, uid);
 			close(fd);
 			break;
 		}
 	}
 	close(dirfd);
 	return 0;
+fail:
+	close(dirfd);
+	return -1;
 }
 
 struct walk {

@@ -2,7 +2,8 @@
 
 One stack (redis-server, evald-api, two executors, nginx) is shared by most
 tests; modules that need other settings (anonymous = none, a short session
-TTL) start their own through `stack_factory`. Tests speak HTTP to nginx only,
+TTL, a queue of one job, no executor, an API to kill) start their own through
+`stack_factory`. Tests speak HTTP to nginx only,
 and may look into Redis (key prefix `evald:`) to check that a refused request
 changed nothing.
 
@@ -130,7 +131,7 @@ def _keep_or_remove(request, st):
         shutil.rmtree(st.dir, ignore_errors=True)
 
 
-def _start(request, name, **kw):
+def _start(name, **kw):
     d = tempfile.mkdtemp(prefix="evald-it-%s-" % name)
     st = stacklib.Stack(d, **kw)
     try:
@@ -144,7 +145,7 @@ def _start(request, name, **kw):
 @pytest.fixture(scope="session")
 def stack(request):
     """The shared stack: anonymous REPL on loopback, small limits."""
-    st = _start(request, "main", executors=2, api_workers=8, overrides=MAIN_OVERRIDES)
+    st = _start("main", executors=2, api_workers=8, overrides=MAIN_OVERRIDES)
     yield st
     st.stop()
     _keep_or_remove(request, st)
@@ -158,7 +159,7 @@ def stack_factory(request):
 
     class Factory:
         def start(self, name, **kw):
-            st = _start(request, name, **kw)
+            st = _start(name, **kw)
             started.append(st)
             return st
 

@@ -68,3 +68,25 @@ def test_token_is_never_logged(locked):
         path = locked.log_path(name)
         if path.exists():
             assert locked.admin_token not in path.read_text(errors="replace"), name
+
+
+def _token(st, *args):
+    r = st.evalctl("token", "add", *args)
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+def test_client_token_may_use_the_repl(locked, make_api):
+    client = make_api(locked, _token(locked, "--role", "client"))
+    sid = str(uuid.uuid4())
+    client.write(sid, "a.txt", "x")
+    assert client.content(sid, "a.txt") == "x"
+
+
+@pytest.mark.parametrize("method,path,body", ROUTES, ids=[r[1] for r in ROUTES])
+def test_student_token_is_forbidden(locked, make_api, method, path, body):
+    student = make_api(locked, _token(locked, "--role", "student", "--student", "s1"))
+    r = call(student, method, path, body, str(uuid.uuid4()))
+    student.error(r, 403, "forbidden")
+    assert locked.redis("KEYS", "evald:sess:*") == [] or all(
+        b"s1" not in k for k in locked.redis("KEYS", "evald:sess:*"))

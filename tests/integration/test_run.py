@@ -214,3 +214,33 @@ def test_run_validation(api, sid):
               422, "validation_error", "timeout")
     api.error(api.post("/run", {"id": sid, "cmd": "ls", "stdin": 5}),
               422, "validation_error", "stdin")
+
+
+def test_symlinks_survive_rename_fork_and_delete(api, sid):
+    api.write(sid, "real.txt", "secret\n")
+    api.run(sid, "ln -s real.txt rel; ln -s /etc etc-link")
+    api.ok(api.post("/rename_file", {"id": sid, "old_path": "rel", "new_path": "moved/rel2"}))
+    new = api.ok(api.post("/fork_session", {"id": sid}))["new_id"]
+    for s in (sid, new):
+        body = api.run(s, "readlink moved/rel2; readlink etc-link; ls")
+        # the link moved as it is: its target text did not change
+        assert body["stdout"] == "real.txt\n/etc\netc-link\nmoved\nreal.txt\n", body
+    api.ok(api.post("/delete_file", {"id": sid, "rel_path": "etc-link"}))
+    assert api.content(sid, "real.txt") == "secret\n"
+    body = api.run(sid, "ls")
+    assert "etc-link" not in body["stdout"]
+
+
+def test_paths_through_a_symlinked_directory(api, sid, stack):
+    """A file route never goes through a link the command made: not to read
+    a host file, and not to write one when the session is materialised."""
+    api.write(sid, "x.txt", "x")
+    api.run(sid, "ln -s /etc etc-link; ln -s %s host-link" % stack.dir)
+    r = api.read(sid, "etc-link/passwd")
+    assert 400 <= r.status_code < 500 and "root:" not in r.text, r.text[:200]
+    marker = "pwned-%s.txt" % sid
+    r = api.post("/write_file", {"id": sid, "rel_path": "host-link/" + marker, "content": "x"})
+    assert r.status_code in (200, 400, 404, 409), r.text
+    api.run(sid, "ls -la host-link/ > /dev/null 2>&1; true")
+    assert not (stack.dir / marker).exists()
+    assert not list(stack.dir.rglob(marker))

@@ -8,9 +8,8 @@ Used by the integration tests (as a module) and by scripts/dev (as a command):
 
 Everything lives in one directory: the generated configuration (evald.conf,
 redis.conf, nginx.conf, evald-site.conf), one log per component (NAME.log), the
-Redis append-only file, nginx's temporary files, the sandbox scratch
-directories and, for the command, `pids` (what `down` stops) and `env`
-(EVALD_URL=, EVALD_ADMIN_TOKEN=).
+Redis append-only file, nginx's temporary files and, for the command, `pids`
+(what `down` stops) and `env` (EVALD_URL=, EVALD_ADMIN_TOKEN=).
 
 Each component runs in a process group of its own; stopping sends SIGTERM to
 the group leader, waits, then SIGKILLs whatever is left of that group and
@@ -213,20 +212,45 @@ def group_members(pgid, min_start):
     return out
 
 
+def descendants(pid):
+    """[(pid, starttime)] of every live descendant of pid."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2:].split()
+        if fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append((int(name), int(fields[19])))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child[0])
+    return out
+
+
 def stop_group(pid, starttime, grace=10.0, popen=None):
     """Stops the process group led by pid (started at starttime): SIGTERM to
-    the leader, up to grace seconds to exit, then SIGKILL to the leader and to
-    every member of its group started after it. Returns the leader's exit
-    status when it is our child (popen given), else None."""
+    the leader, up to grace seconds to exit, then SIGKILL to the leader, to
+    every member of its group started after it, and to every descendant it
+    had when this began (a sandbox in a session of its own, say). Returns the
+    leader's exit status when it is our child (popen given), else None."""
 
     def reap():
         if popen is not None:
             popen.poll()
 
     reap()
+    tree = descendants(pid) if proc_alive(pid, starttime) else []
     if proc_alive(pid, starttime):
         try:
             os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)    # in case a test stopped it
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + grace
@@ -250,6 +274,12 @@ def stop_group(pid, starttime, grace=10.0, popen=None):
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
+    for child, start in tree:
+        if proc_alive(child, start):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     if popen is not None:
         try:
             return popen.wait(timeout=5)
@@ -384,12 +414,10 @@ class Stack:
 
     def _write_configs(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        # The sandbox runs as an unprivileged id: its scratch directories
-        # and their parents must be traversable.
+        # Traversable by unprivileged ids (nginx workers when not root, the
+        # sandbox) whatever umask or mkdtemp chose.
         os.chmod(self.dir, 0o755)
-        for sub in ("tmp",):
-            (self.dir / sub).mkdir(exist_ok=True)
-            os.chmod(self.dir / sub, 0o755)
+        (self.dir / "tmp").mkdir(exist_ok=True)
 
         sock = self.dir / "api.sock"
         if len(str(sock)) > 100:     # sun_path holds 108 bytes
@@ -536,21 +564,13 @@ class Stack:
         elif not port_is_free(self.http_port):
             raise StackError("port %d on 127.0.0.1 is in use" % self.http_port)
         self._write_configs()
-        api_bin = self.binary("evald-api")
-        exe_bin = self.binary("evald-executor")
+        self.binary("evald-api")
+        self.binary("evald-executor")
 
-        redis = self._spawn("redis", [find_binary("redis-server", ["/usr/bin/redis-server"]),
-                                      str(self.dir / "redis.conf")])
-        self._wait(redis, lambda: self.redis("PING") == b"PONG", "answering PING")
-
+        self.start_redis()
         self._make_admin_token()
 
-        try:
-            os.unlink(self.api_socket)
-        except FileNotFoundError:
-            pass
-        api = self._spawn("api", [api_bin, "-c", str(self.conf_path)], wrap=True)
-        self._wait(api, self._api_socket_ready, "listening on %s" % self.api_socket)
+        self.start_api()
 
         self.executors = [None] * self.n_executors
         for i in range(self.n_executors):
@@ -634,18 +654,63 @@ class Stack:
 
     def kill_executor(self, i, sig=signal.SIGKILL):
         """Sends sig to executor i's whole process group and, for SIGKILL and
-        SIGTERM, waits for it to go."""
+        SIGTERM, waits for it to go (start_executor(i) brings it back)."""
         p = self.executors[i]
         if p is None:
             return
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            pass
+        self.signal_executor(i, sig)
         if sig in (signal.SIGKILL, signal.SIGTERM):
             p.stop(grace=10.0)
             self.executors[i] = None
             self.procs.pop(p.name, None)
+
+    def signal_executor(self, i, sig):
+        """Sends sig (SIGSTOP, SIGCONT, ...) to executor i's process group."""
+        p = self.executors[i]
+        if p is not None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    # ------------------------------------------------------------------ api
+    def start_api(self):
+        """Starts evald-api and waits until its socket accepts connections."""
+        try:
+            os.unlink(self.api_socket)
+        except FileNotFoundError:
+            pass
+        p = self._spawn("api", [self.binary("evald-api"), "-c", str(self.conf_path)], wrap=True)
+        self._wait(p, self._api_socket_ready, "listening on %s" % self.api_socket)
+        return p
+
+    def stop_api(self, sig=signal.SIGTERM):
+        """Stops evald-api: SIGTERM (graceful) or SIGKILL to its group."""
+        p = self.procs.pop("api", None)
+        if p is None:
+            return None
+        if sig == signal.SIGKILL:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return p.stop()
+
+    # ---------------------------------------------------------------- redis
+    def stop_redis(self):
+        """Stops redis-server (SIGTERM: the AOF is synced)."""
+        p = self.procs.pop("redis", None)
+        if self._redis is not None:
+            self._redis.close()
+        if p is not None:
+            p.stop()
+
+    def start_redis(self):
+        """Starts redis-server again on the same port and data directory."""
+        p = self._spawn("redis", [find_binary("redis-server", ["/usr/bin/redis-server"]),
+                                  str(self.dir / "redis.conf")])
+        self._wait(p, lambda: self.redis("PING") == b"PONG", "answering PING")
+        return p
 
     def executor_alive(self, i):
         p = self.executors[i]

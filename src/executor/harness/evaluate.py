@@ -64,6 +64,7 @@ FILENAME = "solution.py"          # how the code's frames appear in tracebacks
 MODULE_NAME = "solution"          # the code's __name__ and sys.modules key
 DEFAULT_TIMEOUT_S = 5.0
 MAX_FRAME = 64 << 20              # largest result a case process may report
+MAX_DOC = 60 << 20                # the executor reads at most 64 MiB from fd 3
 MAX_ERROR_CHARS = 64 << 10
 MAX_REPR_CHARS = 1 << 20
 MAX_DEPTH = 201                   # deeper than any literal (the parser stops at 200)
@@ -300,8 +301,6 @@ def _parse_input(raw):
 
 
 # ------------------------------------------------------ values and errors
-_I64_MIN = -(1 << 63)
-_I64_MAX = (1 << 63) - 1
 
 
 class _NotJSON(Exception):
@@ -317,7 +316,9 @@ def _jsonable(x, depth):
     if x is None or t is bool or t is str:
         return x
     if t is int:
-        if _I64_MIN <= x <= _I64_MAX:
+        # JSON numbers have no size limit and the executor passes this
+        # text through untouched; only str()'s own digit limit bounds it.
+        if x.bit_length() <= 14000:
             return x
         raise _NotJSON
     if t is float:
@@ -1257,11 +1258,24 @@ def _evaluate(raw, runner):
     return {"passed": passed, "error": top_error, "case_results": results}
 
 
-def _emit(out_fd, doc):
+def _encode_doc(doc):
     try:
-        data = _dumps(doc, ascii_only=False).encode("utf-8")
+        return _dumps(doc, ascii_only=False).encode("utf-8")
     except UnicodeEncodeError:      # lone surrogates: keep them as \\u escapes
-        data = _dumps(doc).encode("ascii")
+        return _dumps(doc).encode("ascii")
+
+
+def _emit(out_fd, doc):
+    """Write the answer; values too large for the executor's cap on fd 3
+    are replaced by a note, so that the answer always stays one document."""
+    data = _encode_doc(doc)
+    if len(data) > MAX_DOC:
+        for res in doc["case_results"]:
+            for key in ("got", "expected", "input"):
+                size = len(_encode_doc(res[key]))
+                if size > (64 << 10):
+                    res[key] = "<too large to show: %d bytes of JSON>" % size
+        data = _encode_doc(doc)
     try:
         _write_all(out_fd, data)
     except OSError:

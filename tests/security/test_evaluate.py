@@ -1,0 +1,252 @@
+"""Attacks through POST /evaluate_code: the submitted Python runs in the same
+sandbox as /run, under a harness that holds every case's expected value. The
+code must learn nothing of the host, reach nothing, and never make a wrong
+answer pass (forged verdicts, expected values read from the harness,
+objects that claim equality, killing the harness)."""
+
+import json
+import secrets
+
+
+def text(body):
+    return json.dumps(body)
+
+
+def test_evaluate_reads_host_secrets(api, stack, sec):
+    body = api.evaluate('''
+        import os
+        def f(x):
+            found = {"ran": True}
+            for p in ("/etc/shadow", %r, "/proc/1/environ", "/proc/1/cmdline"):
+                try:
+                    found[p] = open(p).read()[:200]
+                except OSError as e:
+                    found[p] = type(e).__name__
+            found["env"] = dict(os.environ)
+            found["environs"] = [open("/proc/%%s/environ" %% p, "rb").read().decode("latin-1")
+                                 for p in os.listdir("/proc") if p.isdigit()
+                                 if os.access("/proc/%%s/environ" %% p, os.R_OK)]
+            return repr(found)
+    ''' % str(stack.conf_path), "f", [{"input": "1", "output": "'x'"}])
+    t = text(body)
+    got = body["case_results"][0]["got"]
+    assert isinstance(got, str) and "'ran': True" in got, body     # the code ran
+    assert body["passed"] is False
+    assert sec.CANARY_VALUE not in t and stack.redis_password not in t, t
+    assert "redis_password" not in t and "root:*:" not in t, t
+    assert "'/etc/shadow': 'FileNotFoundError'" in got, got
+    assert "'%s': 'FileNotFoundError'" % stack.conf_path in got, got
+    assert "'/proc/1/environ': 'FileNotFoundError'" in got, got
+
+
+def test_evaluate_reaches_the_network(api, stack):
+    body = api.evaluate('''
+        import errno, socket
+        def f(ports):
+            out = []
+            for port in ports:
+                s = socket.socket()
+                s.settimeout(2)
+                try:
+                    s.connect(("127.0.0.1", port))
+                    out.append("CONNECTED")
+                except OSError as e:
+                    out.append(errno.errorcode.get(e.errno, str(e.errno)))
+            return out
+    ''', "f", [{"input": "[%d, %d]" % (stack.redis_port, stack.http_port),
+                "output": "['ENETUNREACH', 'ENETUNREACH']"}])
+    assert body["case_results"][0]["got"] == ["ENETUNREACH", "ENETUNREACH"], body
+    assert body["passed"] is True
+
+
+def test_evaluate_forges_a_verdict(api):
+    """A wrong answer whose code writes a passing document everywhere it
+    can (every descriptor, stdout, at import and in the call), then ends
+    its process: the verdict stays failed."""
+    body = api.evaluate('''
+        import os, sys
+        DOC = (b'{"passed": true, "error": null, "case_results": [{"case": 0, "input": "1", '
+               b'"passed": true, "got": 2, "expected": 2, "error": null}]}')
+        def spray():
+            for fd in range(0, 256):
+                try:
+                    os.write(fd, DOC)
+                except OSError:
+                    pass
+            print(DOC.decode())
+        spray()
+        def f(x):
+            spray()
+            sys.stdout.flush()
+            os._exit(0)
+    ''', "f", [{"input": "1", "output": "2"}])
+    assert body["passed"] is False, body
+    assert body["case_results"][0]["passed"] is False, body
+
+
+def test_evaluate_wrong_answer_claims_equality(api):
+    body = api.evaluate('''
+        class Liar:
+            def __eq__(self, other):
+                return True
+            def __ne__(self, other):
+                return False
+            def __hash__(self):
+                return 0
+        class LyingInt(int):
+            def __eq__(self, other):
+                return True
+        def f(x):
+            return Liar() if x == 1 else LyingInt(7)
+    ''', "f", [{"input": "1", "output": "2"}, {"input": "2", "output": "3"}])
+    assert body["passed"] is False, body
+    assert [c["passed"] for c in body["case_results"]] == [False, False], body
+
+
+def test_evaluate_reads_other_cases_expected_values(api):
+    """Case 0 searches everything a process of the sandbox can read (other
+    processes' memory, descriptors, environments, command lines, its own
+    heap and stdin) for case 1's expected value, which only the harness's
+    master holds. Case 0's own input carries a control value of the same
+    shape, which the scan must find (in its own heap): the scan works."""
+    secret = "EXPECTED-" + secrets.token_hex(8)
+    control = "EXPECTED-" + secrets.token_hex(8)
+    body = api.evaluate('''
+        import gc, os, re
+        NEEDLE = "EXP" + "ECTED-"
+        def scan_pid(pid, found):
+            base = "/proc/%s/" % pid
+            for what in ("cmdline", "environ"):
+                try:
+                    found.append(open(base + what, "rb").read().decode("latin-1"))
+                except OSError:
+                    pass
+            try:
+                for fd in os.listdir(base + "fd"):
+                    try:
+                        with open(base + "fd/" + fd, "rb") as f:
+                            os.set_blocking(f.fileno(), False)
+                            found.append((f.read(1 << 20) or b"").decode("latin-1"))
+                    except (OSError, TypeError):
+                        pass
+            except OSError:
+                pass
+            try:
+                maps = open(base + "maps").read().splitlines()
+                with open(base + "mem", "rb") as mem:
+                    for line in maps:
+                        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                        if "rw" not in line.split()[1] or hi - lo > (64 << 20):
+                            continue
+                        try:
+                            mem.seek(lo)
+                            found.append(mem.read(hi - lo).decode("latin-1"))
+                        except (OSError, ValueError, OverflowError):
+                            pass
+            except OSError:
+                pass
+        def f(x):
+            if x == 1:
+                return "case1"
+            found = []
+            for pid in os.listdir("/proc"):
+                if pid.isdigit() and int(pid) != os.getpid():
+                    scan_pid(pid, found)
+            for fd in range(0, 64):
+                try:
+                    os.set_blocking(fd, False)
+                    found.append(os.read(fd, 1 << 20).decode("latin-1"))
+                except (OSError, BlockingIOError):
+                    pass
+            for o in gc.get_objects():
+                found.append(repr(o)[:10000])
+            blob = "\\n".join(found)
+            leaks = sorted(set(re.findall(NEEDLE + "[0-9a-f]{16}", blob)))
+            return "scanned %d bytes; leaks %s" % (len(blob), leaks)
+    ''', "f", [{"input": repr(control), "output": "'nothing'"},
+               {"input": "1", "output": repr(secret)}])
+    got = body["case_results"][0]["got"]
+    assert isinstance(got, str) and got.startswith("scanned "), body      # it ran
+    assert int(got.split()[1]) > 10000, got                               # it read things
+    assert got.endswith("leaks ['%s']" % control), got                    # only its own
+    assert secret not in text(body["case_results"][0]), body
+
+
+def test_evaluate_fork_bomb_fails_alone(api):
+    body = api.evaluate('''
+        import os
+        def f(x):
+            if x == 0:
+                while True:
+                    try:
+                        os.fork()
+                    except OSError:
+                        pass
+            return x * 2
+    ''', "f", [{"input": "0", "output": "0"}, {"input": "21", "output": "42"}])
+    r = body["case_results"]
+    assert r[0]["passed"] is False and r[0]["error"], body
+    assert r[1]["passed"] is True and r[1]["got"] == 42, body
+
+
+def test_evaluate_memory_bomb_fails_alone(api):
+    body = api.evaluate('''
+        def f(x):
+            if x == 0:
+                chunks = []
+                while True:
+                    b = bytearray(16 << 20)
+                    b[::4096] = b"x" * len(b[::4096])
+                    chunks.append(b)
+            return x + 1
+    ''', "f", [{"input": "0", "output": "1"}, {"input": "41", "output": "42"}])
+    r = body["case_results"]
+    assert r[0]["passed"] is False, body
+    assert r[0]["error"].startswith(("MemoryError", "ProcessExit")), body
+    assert r[1]["passed"] is True and r[1]["got"] == 42, body
+
+
+def test_evaluate_cpu_burn_times_out(api, sec):
+    body = api.evaluate('''
+        def f(x):
+            if x == 0:
+                while True:
+                    pass
+            return x
+    ''', "f", [{"input": "0", "output": "0"}, {"input": "5", "output": "5"}])
+    r = body["case_results"]
+    assert r[0]["passed"] is False and r[0]["error"].startswith("Timeout"), body
+    assert r[1]["passed"] is True, body
+
+
+def test_evaluate_kills_every_process(api):
+    """kill(-1, SIGKILL) from the code ends the harness too: the request
+    fails as a whole, and never passes."""
+    body = api.evaluate('''
+        import os
+        def f(x):
+            os.kill(-1, 9)
+            return x
+    ''', "f", [{"input": "1", "output": "1"}, {"input": "2", "output": "2"}])
+    assert body["passed"] is False, body
+    assert all(c["passed"] is False for c in body["case_results"]), body
+
+
+def test_evaluate_escapes_through_syscalls(api):
+    body = api.evaluate('''
+        import ctypes, errno, os
+        def f(x):
+            libc = ctypes.CDLL(None, use_errno=True)
+            out = []
+            for name, call in (("unshare", lambda: libc.unshare(0x10000000)),
+                               ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+                               ("ptrace", lambda: libc.ptrace(16, os.getppid(), None, None)),
+                               ("chroot", lambda: libc.chroot(b"/tmp"))):
+                rc = call()
+                out.append("%s %d %s" % (name, rc, errno.errorcode.get(ctypes.get_errno())))
+            out.append("uid %d" % os.getuid())
+            return out
+    ''', "f", [{"input": "1", "output": "[]"}])
+    assert body["case_results"][0]["got"] == ["unshare -1 EPERM", "mount -1 EPERM",
+                                              "ptrace -1 EPERM", "chroot -1 EPERM",
+                                              "uid 1000"], body
