@@ -2,6 +2,7 @@
 
 #include <fcgiapp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,7 @@ worker_main(int listen_fd, int index)
 
 	snprintf(tag, sizeof tag, "worker%d", index);
 	log_tag(tag);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = worker_signal; /* no SA_RESTART: accept must see EINTR */
 	sigaction(SIGTERM, &sa, NULL);

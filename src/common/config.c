@@ -69,6 +69,7 @@ static const struct cfg_key keys[] = {
     I(sandbox_procs, 1, 100000, "64"),
     I(sandbox_files, 16, 1048576, "256"),
     I(sandbox_fsize_mb, 1, 1024 * 1024, "64"),
+    I(sandbox_stack_mb, 1, 1024 * 1024, "64"),
     I(sandbox_tmpfs_mb, 1, 1024 * 1024, "256"),
     I(sandbox_uid_base, 1000, 4000000000LL, "200000"),
     I(executor_slots, 1, 1024, "2"),
@@ -223,6 +224,45 @@ config_free(struct config *c)
 }
 
 int
+config_check(const struct config *c, char *err, size_t errlen)
+{
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	static const char *const groups[] = {"none", "repl", "jobs", "ops"};
+	const char *p = c->anonymous;
+	int ok = 0;
+
+	for (size_t i = 0; i < 4; i++)
+		ok |= strcmp(c->log_level, levels[i]) == 0;
+	if (!ok) {
+		snprintf(err, errlen, "log_level: expected error, warn, info or debug, got '%s'",
+		    c->log_level);
+		return -1;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+		ok = 0;
+		for (size_t i = 0; i < 4; i++)
+			ok |= strlen(groups[i]) == n && memcmp(groups[i], p, n) == 0;
+		if (!ok && n > 0) {
+			snprintf(err, errlen, "anonymous: unknown route group '%.*s' (none, repl, jobs, ops)",
+			    (int)n, p);
+			return -1;
+		}
+		p += n;
+		p += strspn(p, ", ");
+	}
+	if (c->run_timeout_default_s > c->run_timeout_max_s) {
+		snprintf(err, errlen, "run_timeout_default_s is above run_timeout_max_s");
+		return -1;
+	}
+	if (c->case_timeout_s > c->case_timeout_max_s) {
+		snprintf(err, errlen, "case_timeout_s is above case_timeout_max_s");
+		return -1;
+	}
+	return 0;
+}
+
+int
 config_from_args(int argc, char **argv, const char *usage, int *test_only)
 {
 	char err[512];
@@ -261,6 +301,10 @@ config_from_args(int argc, char **argv, const char *usage, int *test_only)
 			exit(2);
 		}
 	free(overrides);
+	if (config_check(&cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		exit(2);
+	}
 	return optind;
 }
 

@@ -51,6 +51,7 @@ struct config {
 	int64_t sandbox_procs;
 	int64_t sandbox_files;
 	int64_t sandbox_fsize_mb;
+	int64_t sandbox_stack_mb;
 	int64_t sandbox_tmpfs_mb;
 	int64_t sandbox_uid_base;
 	/* executor */
@@ -70,6 +71,9 @@ int config_set(struct config *c, const char *assignment, char *err, size_t errle
 /* Reads a file of assignments. On error returns -1 with "file:line: why" in
  * err. A missing file is an error. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Checks what single keys cannot: enumerations and keys that bound each
+ * other. Returns 0, or -1 with a sentence in err. */
+int config_check(const struct config *c, char *err, size_t errlen);
 /* Frees the strings. */
 void config_free(struct config *c);
 

@@ -20,6 +20,7 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "executor/cgroup.h"
+#include "executor/filter.h"
 #include "executor/runner.h"
 #include "executor/sandbox.h"
 #include "executor/slot.h"
@@ -58,6 +59,7 @@ preflight(char *err, size_t errlen)
 	s.nproc = 16;
 	s.fsize_bytes = 1 << 20;
 	s.nofile = 64;
+	s.stack_bytes = 8 << 20;
 	s.tmpfs_bytes = 1 << 20;
 	s.output_max = 4096;
 	s.save_max_bytes = 1 << 20;
@@ -139,7 +141,10 @@ main(int argc, char **argv)
 		fatalx("refusing to start: the sandbox cannot be built: %s", err);
 	if (test_only || self_test) {
 		printf("sandbox ok: user, pid, network, mount, ipc and uts namespaces; "
-		       "rlimits; read-only root\n");
+		       "pivot_root into a read-only root; rlimits; no_new_privs; no capabilities; "
+		       "seccomp (%d rules); %s\n",
+		    filter_rule_count(), cgroup_active() ? "cgroup memory and pids limits"
+							  : "no cgroup (rlimits stand in)");
 		return 0;
 	}
 	if (cfg.executor_id && *cfg.executor_id)
@@ -199,6 +204,9 @@ main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			log_reopen();
+			for (int i = 0; i < cfg.executor_slots; i++)
+				if (slots[i] > 0)
+					kill(slots[i], SIGHUP);
 		}
 		if (got_term && !stopping) {
 			stopping = 1;
@@ -237,6 +245,8 @@ main(int argc, char **argv)
 		if (r)
 			freeReplyObject(r);
 	}
+	if (cfg.pid_file && *cfg.pid_file)
+		unlink(cfg.pid_file);
 	log_info("stopped");
 	free(slots);
 	return 0;

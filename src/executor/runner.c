@@ -249,6 +249,7 @@ spec_defaults(struct sandbox_spec *s, int slot)
 	s->nproc = cfg.sandbox_procs;
 	s->fsize_bytes = cfg.sandbox_fsize_mb << 20;
 	s->nofile = cfg.sandbox_files;
+	s->stack_bytes = cfg.sandbox_stack_mb << 20;
 	s->tmpfs_bytes = cfg.sandbox_tmpfs_mb << 20;
 	s->output_max = cfg.output_max_bytes;
 	s->save_max_bytes = cfg.session_max_bytes;

@@ -272,6 +272,7 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 	set_limit(RLIMIT_FSIZE, spec->fsize_bytes, sfd, "RLIMIT_FSIZE");
 	set_limit(RLIMIT_NOFILE, spec->nofile, sfd, "RLIMIT_NOFILE");
 	set_limit(RLIMIT_CORE, 0, sfd, "RLIMIT_CORE");
+	set_limit(RLIMIT_STACK, spec->stack_bytes, sfd, "RLIMIT_STACK");
 	set_limit(RLIMIT_MEMLOCK, 0, sfd, "RLIMIT_MEMLOCK");
 	set_limit(RLIMIT_MSGQUEUE, 0, sfd, "RLIMIT_MSGQUEUE");
 	/* No capability can come back, even through a file capability. */

@@ -55,6 +55,7 @@ struct sandbox_spec {
 	int64_t nproc;
 	int64_t fsize_bytes;
 	int64_t nofile;
+	int64_t stack_bytes;
 	int64_t tmpfs_bytes;
 	int64_t output_max;
 	int64_t save_max_bytes; /* cap on what save-back may return */

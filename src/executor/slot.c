@@ -1,6 +1,7 @@
 #include "executor/slot.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,15 @@
 #include "common/util.h"
 #include "executor/runner.h"
 
-static volatile sig_atomic_t slot_stopping;
+static volatile sig_atomic_t slot_stopping, slot_reopen;
 
 static void
 slot_signal(int sig)
 {
-	slot_stopping = 1;
+	if (sig == SIGHUP)
+		slot_reopen = 1;
+	else
+		slot_stopping = 1;
 }
 
 /* Publishes env as job_id's result and drops payload from the processing
@@ -129,13 +133,17 @@ slot_main(const char *eid, int index)
 
 	snprintf(tag, sizeof tag, "slot%d", index);
 	log_tag(tag);
+	/* A slot whose executor died holds no lease: it must not go on. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = slot_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	store_reset();
@@ -145,6 +153,10 @@ slot_main(const char *eid, int index)
 	while (!slot_stopping) {
 		redisReply *r;
 
+		if (slot_reopen) {
+			slot_reopen = 0;
+			log_reopen();
+		}
 		runner_prepare(index);
 		if (store_get() == NULL) {
 			sleep(1);
