@@ -12,50 +12,64 @@
 #include "common/util.h"
 
 int
-jobs_push(struct job *j, int require_session, struct response *resp)
+jobs_push(struct job *jobs, size_t n, struct response *resp)
 {
-	char sesskey[200], jobkey[80], ttl[32], depth[32], rttl[32];
-	const char *argv[9];
-	size_t lens[9];
-	char *text;
-	size_t len;
+	size_t nargs = 2 + 4 * n + 3, k = 0;
+	const char **argv = xcalloc(nargs, sizeof *argv);
+	size_t *lens = xcalloc(nargs, sizeof *lens);
+	char **owned = xcalloc(3 * n + 1, sizeof *owned), depth[32], ttl[32], rttl[32];
+	size_t nowned = 0;
 	redisReply *r;
 	int rc = -1;
 
-	text = job_encode(j, &len);
-	snprintf(sesskey, sizeof sesskey, KEY_PREFIX "sess:%s", j->session);
-	snprintf(jobkey, sizeof jobkey, KEY_PREFIX "job:%s", j->id);
-	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
 	snprintf(depth, sizeof depth, "%lld", (long long)cfg.queue_max_depth);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
 	snprintf(rttl, sizeof rttl, "%lld", (long long)cfg.result_ttl_s);
-	argv[0] = KEY_PREFIX "queue";
-	argv[1] = KEY_PREFIX "alive";
-	argv[2] = sesskey;
-	argv[3] = jobkey;
-	argv[4] = text;
-	argv[5] = depth;
-	argv[6] = ttl;
-	argv[7] = require_session ? "1" : "0";
-	argv[8] = rttl;
-	for (int i = 0; i < 9; i++)
-		lens[i] = i == 4 ? len : strlen(argv[i]);
-	r = store_script(SCRIPT_JOB_PUSH, 4, 9, argv, lens);
-	free(text);
+	argv[k++] = KEY_PREFIX "queue";
+	argv[k++] = KEY_PREFIX "alive";
+	for (size_t i = 0; i < n; i++) {
+		argv[k++] = owned[nowned++] = xasprintf(KEY_PREFIX "sess:%s", jobs[i].session);
+		argv[k++] = owned[nowned++] = xasprintf(KEY_PREFIX "job:%s", jobs[i].id);
+	}
+	argv[k++] = depth;
+	argv[k++] = ttl;
+	argv[k++] = rttl;
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		argv[k] = owned[nowned++] = job_encode(&jobs[i], &len);
+		lens[k++] = len;
+		argv[k++] = jobs[i].kind == JOB_RUN ? "1" : "0";
+	}
+	for (size_t i = 0; i < k; i++)
+		if (lens[i] == 0)
+			lens[i] = strlen(argv[i]);
+	r = store_script(SCRIPT_JOB_PUSH, (int)(2 + 2 * n), (int)k, argv, lens);
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(argv);
+	free(lens);
 	if (r == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");
 		return -1;
 	}
-	if (r->type != REDIS_REPLY_INTEGER) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
 		log_warnx("job push: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 		http_error(resp, ERR_INTERNAL, "the job could not be queued");
-	} else if (r->integer == -1) {
+	} else if (r->element[0]->integer == -1) {
 		http_error(resp, ERR_BUSY, "the queue is full (%lld jobs); retry shortly",
 		    (long long)cfg.queue_max_depth);
-	} else if (r->integer == -2) {
+	} else if (r->element[0]->integer == -2) {
 		http_error(resp, ERR_UNAVAILABLE, "no executor is alive to run the job");
-	} else if (r->integer == -3) {
+	} else if (r->element[0]->integer == -3) {
+		size_t i = r->elements > 1 ? (size_t)r->element[1]->integer - 1 : 0;
+		char where[40] = "";
+		if (n > 1)
+			snprintf(where, sizeof where, "jobs[%zu]: ", i);
 		http_error(resp, ERR_NO_SESSION,
-		    "session '%s' does not exist; create it with /write_file first", j->session);
+		    "%ssession '%s' does not exist; create it with /write_file first", where,
+		    i < n ? jobs[i].session : "?");
 	} else {
 		rc = 0;
 	}
@@ -270,41 +284,96 @@ job_wait_s(const struct job *j)
 	return t + (double)cfg.job_wait_margin_s;
 }
 
-void
-jobs_create(struct request *req, struct response *resp)
+/* Fills one job from one element of POST /jobs. Returns 0, or -1 with resp
+ * set; where names the element in messages ("" for a single job). */
+static int
+job_from_element(struct json_object *obj, struct job *j, const char *where,
+    struct response *resp)
 {
-	struct json_object *obj = http_body_json(req, resp), *o;
 	struct jx_err e;
-	struct job j;
 	const char *kind;
 	int rc;
 
+	if (!json_object_is_type(obj, json_type_object)) {
+		http_error(resp, ERR_VALIDATION, "%s must be an object", where);
+		return -1;
+	}
+	if (jx_string(obj, "kind", 1, &kind, NULL, &e) < 0) {
+		http_error(resp, ERR_VALIDATION, "%s%s", where, e.detail);
+		return -1;
+	}
+	if (strcmp(kind, "run") == 0)
+		rc = jobs_from_run_request(obj, j, resp);
+	else if (strcmp(kind, "evaluate") == 0)
+		rc = jobs_from_evaluate_request(obj, j, resp);
+	else {
+		http_error(resp, ERR_VALIDATION, "%sfield 'kind' must be 'run' or 'evaluate'", where);
+		return -1;
+	}
+	if (rc == 1) /* an unknown language is answered at once, not queued */
+		http_error(resp, ERR_VALIDATION, "%sfield 'language' names no known language", where);
+	if (rc != 0 && where[0]) {
+		/* name the element in the detail the request builder wrote */
+		struct json_object *b = json_tokener_parse(resp->body), *d, *c;
+		if (b && json_object_object_get_ex(b, "detail", &d) &&
+		    json_object_object_get_ex(b, "code", &c)) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "%s%s", where, json_object_get_string(d));
+			json_object_object_add(b, "detail", json_object_new_string(msg));
+			http_json(resp, resp->status, json_object_get(b));
+		}
+		if (b)
+			json_object_put(b);
+	}
+	return rc != 0 ? -1 : 0;
+}
+
+void
+jobs_create(struct request *req, struct response *resp)
+{
+	struct json_object *obj = http_body_json(req, resp), *o, *list = NULL, *ids;
+	struct jx_err e;
+	struct job *jobs = NULL;
+	size_t n = 1;
+
 	if (obj == NULL)
 		return;
-	if (jx_string(obj, "kind", 1, &kind, NULL, &e) < 0) {
+	if (jx_array(obj, "jobs", 0, &list, &e) < 0) {
 		http_error(resp, ERR_VALIDATION, "%s", e.detail);
 		goto out;
 	}
-	if (strcmp(kind, "run") == 0)
-		rc = jobs_from_run_request(obj, &j, resp);
-	else if (strcmp(kind, "evaluate") == 0)
-		rc = jobs_from_evaluate_request(obj, &j, resp);
-	else {
-		http_error(resp, ERR_VALIDATION, "field 'kind' must be 'run' or 'evaluate'");
-		goto out;
+	if (list != NULL) {
+		n = json_object_array_length(list);
+		if (n == 0 || n > (size_t)cfg.jobs_batch_max) {
+			http_error(resp, n ? ERR_TOO_LARGE : ERR_VALIDATION,
+			    "field 'jobs' must hold 1 to %lld jobs", (long long)cfg.jobs_batch_max);
+			goto out;
+		}
 	}
-	if (rc != 0) {
-		if (rc == 1) /* answered at once: no job to queue */
-			http_error(resp, ERR_VALIDATION, "field 'language' names no known language");
-		goto out;
+	jobs = xcalloc(n, sizeof *jobs);
+	for (size_t i = 0; i < n; i++) {
+		char where[40] = "";
+		if (list != NULL)
+			snprintf(where, sizeof where, "jobs[%zu]: ", i);
+		if (job_from_element(list ? json_object_array_get_idx(list, i) : obj, &jobs[i],
+			where, resp) < 0)
+			goto out;
 	}
-	if (jobs_push(&j, j.kind == JOB_RUN, resp) < 0)
+	if (jobs_push(jobs, n, resp) < 0)
 		goto out;
 	o = json_object_new_object();
-	json_object_object_add(o, "job_id", json_object_new_string(j.id));
+	if (list == NULL) {
+		json_object_object_add(o, "job_id", json_object_new_string(jobs[0].id));
+	} else {
+		ids = json_object_new_array_ext((int)n);
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(ids, json_object_new_string(jobs[i].id));
+		json_object_object_add(o, "job_ids", ids);
+	}
 	json_object_object_add(o, "status", json_object_new_string("queued"));
 	http_json(resp, 202, o);
 out:
+	free(jobs);
 	json_object_put(obj);
 }
 
@@ -398,7 +467,7 @@ jobs_run_sync(struct job *j, struct response *resp)
 	char *body, *text;
 	size_t blen, tlen;
 
-	if (jobs_push(j, j->kind == JOB_RUN, resp) < 0)
+	if (jobs_push(j, 1, resp) < 0)
 		return;
 	body = jobs_wait(j->id, job_wait_s(j), &blen, resp);
 	if (body == NULL)

@@ -1,6 +1,7 @@
 #include "api/worker.h"
 
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -151,6 +152,10 @@ serve(FCGX_Request *fr)
 	free(resp.body);
 	free(req.body);
 	free(path_copy);
+	/* A large request leaves the heap large: give it back, so a worker
+	 * stays small between requests. */
+	if (req.body_len > 65536 || resp.body_len > 65536)
+		malloc_trim(0);
 }
 
 void

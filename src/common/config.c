@@ -54,6 +54,7 @@ static const struct cfg_key keys[] = {
     I(session_max_bytes, 0, 16384 * MiB, "67108864"),
     I(session_max_files, 0, 10000000, "10000"),
     I(queue_max_depth, 1, 100000000, "10000"),
+    I(jobs_batch_max, 1, 100000, "1000"),
     I(job_max_tries, 1, 100, "3"),
     I(job_wait_margin_s, 1, 3600, "10"),
     I(result_ttl_s, 10, 30LL * 86400, "3600"),

@@ -35,6 +35,7 @@ struct config {
 	int64_t session_max_files;
 	/* queue and jobs */
 	int64_t queue_max_depth;
+	int64_t jobs_batch_max;
 	int64_t job_max_tries;
 	int64_t job_wait_margin_s;
 	int64_t result_ttl_s;

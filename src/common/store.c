@@ -171,19 +171,26 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"redis.call('EXPIRE', k, ARGV[1])\n"
 	"return 1\n",
 
-    /* JOB_PUSH KEYS: queue alive sess job  ARGV: job max_depth ttl
-     * session_required result_ttl -> 1, -1 (queue full), -2 (no executor
-     * alive), -3 (no session). The session's TTL is renewed; the job key
-     * says the job exists until its result does. */
+    /* JOB_PUSH KEYS: queue alive (sess job)...  ARGV: max_depth session_ttl
+     * result_ttl (job session_required)... -> {1}, {-1} (queue full), {-2}
+     * (no executor alive), {-3, i} (job i's session does not exist). All
+     * or nothing: a refused batch queues no job. Sessions' TTLs are
+     * renewed; each job key says the job exists until its result does. */
     [SCRIPT_JOB_PUSH] =
-	"if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end\n"
+	"local n = (#KEYS - 2) / 2\n"
+	"if redis.call('LLEN', KEYS[1]) + n > tonumber(ARGV[1]) then return {-1} end\n"
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return -2 end\n"
-	"if redis.call('EXPIRE', KEYS[3], ARGV[3]) == 0 and ARGV[4] == '1' then return -3 end\n"
-	"redis.call('SET', KEYS[4], 'queued', 'EX', ARGV[5])\n"
-	"redis.call('LPUSH', KEYS[1], ARGV[1])\n"
-	"return 1\n",
+	"if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return {-2} end\n"
+	"for i = 1, n do\n"
+	"  if ARGV[3 + 2 * i] == '1' and redis.call('EXISTS', KEYS[1 + 2 * i]) == 0 then return {-3, i} end\n"
+	"end\n"
+	"for i = 1, n do\n"
+	"  redis.call('EXPIRE', KEYS[1 + 2 * i], ARGV[2])\n"
+	"  redis.call('SET', KEYS[2 + 2 * i], 'queued', 'EX', ARGV[3])\n"
+	"  redis.call('LPUSH', KEYS[1], ARGV[2 + 2 * i])\n"
+	"end\n"
+	"return {1}\n",
 
     /* JOB_FINISH KEYS: res done proc stats  ARGV: envelope ttl job kind status
      * -> 1 when this call wrote the result, 0 when one existed already */

@@ -96,22 +96,24 @@ def test_memory_bomb(api, sid, sec):
 
 def test_memory_bomb_across_processes(api, sid, sec):
     """Three processes each touch 200 MiB (under the 256 MiB per-process
-    address-space limit): with a cgroup their sum is bounded and they cannot
-    all finish; the answer says which limits applied."""
+    address-space limit) and a fourth tries 512 MiB. The big one never gets
+    it, whatever limits apply; with a cgroup the three cannot all finish
+    either (600 MiB under 256 MiB + tmpfs), and the answer says which limits
+    applied."""
     body = api.run_py(sid, r'''
-        import os
+        import os, time
         kids = []
-        for i in range(3):
+        for i, mb in enumerate((200, 200, 200, 512)):
             pid = os.fork()
             if pid == 0:
                 try:
-                    b = bytearray(200 << 20)
+                    b = bytearray(mb << 20)
                     b[::4096] = b"x" * len(b[::4096])
-                    import time; time.sleep(2)
-                    print("DONE", i, flush=True)
+                    time.sleep(2)
+                    print("DONE", mb, flush=True)
                     os._exit(0)
                 except MemoryError:
-                    print("MemoryError", i, flush=True)
+                    print("MemoryError", mb, flush=True)
                     os._exit(3)
             kids.append(pid)
         for pid in kids:
@@ -119,13 +121,14 @@ def test_memory_bomb_across_processes(api, sid, sec):
             print("child", st, flush=True)
     ''', timeout=20)
     assert body.get("limits") in ("cgroup", "rlimit"), body
-    done = body["stdout"].count("DONE")
+    out = body["stdout"]
+    assert "DONE 512" not in out, body
+    assert "DONE 200" in out or "MemoryError" in out or body["status"] == "memory_limit", body
     if body["limits"] == "cgroup":
-        assert done < 3, ("600 MiB across 3 processes under a 256 MiB cgroup", body)
+        assert out.count("DONE 200") < 3, ("600 MiB across 3 processes under a 256 MiB cgroup",
+                                           body)
     else:
-        # rlimits only bound each process: the answer must say so honestly,
-        # and every process stays under its own limit
-        assert done <= 3 and body["memory_kb"] <= sec.OVERRIDES["sandbox_memory_mb"] * 1024, body
+        assert "MemoryError 512" in out, body
 
 
 @pytest.mark.parametrize("where", ["/tmp", "/dev/shm", "/work"])
@@ -180,7 +183,7 @@ def test_output_flood_on_both_streams(api, sid, sec):
 def test_cpu_burn(api, sid):
     body = api.run(sid, "python3 -c 'while True: pass'", timeout=2)
     assert body["status"] == "timeout", body
-    assert 1000 <= body["cpu_ms"] <= 4500, body
+    assert 200 <= body["cpu_ms"] <= 4500, body          # it did burn, and was stopped
     assert body["time_ms"] <= 4500, body
 
 
@@ -242,9 +245,9 @@ def test_kill_minus_one_spares_a_concurrent_job(api, sec):
     killer, victim = api.new_session(), api.new_session()
     victim_body, killer_body = sec.run_together(api, [
         (victim, "sleep 3; echo survived", 20),
-        (killer, "for s in 9 15 19; do kill -$s -1; done; echo unreachable", 20),
+        (killer, "for s in 9 15 19; do kill -$s -1; done; echo done", 20),
     ], stagger=1.0)
-    assert killer_body["stdout"] == "unreachable\n", killer_body     # it did run
+    assert killer_body["stdout"] == "done\n", killer_body     # it did run
     assert victim_body["status"] == "ok" and victim_body["stdout"] == "survived\n", victim_body
 
 
