@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "common/store.h"
 #include "common/util.h"
@@ -83,6 +84,32 @@ health_metrics(struct request *req, struct response *resp)
 	}
 	if (r)
 		freeReplyObject(r);
+	r = store_cmd("HGETALL " KEY_PREFIX "latency");
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+		/* buckets are stored per bucket; Prometheus wants them cumulative */
+		static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+		    "0.5", "1", "2.5", "5", "10", "30", "60", "+Inf"};
+		long long cum = 0, count = 0;
+		double sum = 0;
+		buf_puts(&b, "# HELP evald_job_latency_seconds Time from queueing to result.\n"
+			     "# TYPE evald_job_latency_seconds histogram\n");
+		for (size_t i = 0; i < sizeof les / sizeof les[0]; i++) {
+			for (size_t k = 0; k + 1 < r->elements; k += 2)
+				if (strcmp(r->element[k]->str, les[i]) == 0)
+					cum += atoll(r->element[k + 1]->str);
+			buf_printf(&b, "evald_job_latency_seconds_bucket{le=\"%s\"} %lld\n", les[i], cum);
+		}
+		for (size_t k = 0; k + 1 < r->elements; k += 2) {
+			if (strcmp(r->element[k]->str, "sum_ms") == 0)
+				sum = atof(r->element[k + 1]->str) / 1000.0;
+		}
+		count = cum;
+		buf_printf(&b, "evald_job_latency_seconds_sum %.3f\nevald_job_latency_seconds_count %lld\n",
+		    sum, count);
+	}
+	if (r)
+		freeReplyObject(r);
+	metrics_render(&b, routes_name);
 	text = buf_steal(&b, NULL);
 	http_text(resp, 200, "text/plain; version=0.0.4", text);
 	free(text);

@@ -23,6 +23,7 @@ struct request {
 	size_t param_len[ROUTE_PARAMS_MAX];
 	struct principal who; /* role "" when anonymous */
 	char id[40];          /* request id, for logs */
+	int route;            /* index in the route table; routes_count() if none */
 };
 
 struct response {

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
+#include "api/routes.h"
 #include "api/worker.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -131,6 +133,7 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
+	metrics_init((int)cfg.api_workers, routes_count());
 	slots = xcalloc((size_t)cfg.api_workers, sizeof *slots);
 	for (int i = 0; i < cfg.api_workers; i++) {
 		slots[i].pid = spawn(listen_fd, i, &oldmask);

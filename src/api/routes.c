@@ -1,5 +1,6 @@
 #include "api/routes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/auth.h"
@@ -46,19 +47,42 @@ route_match(const char *pattern, const char *path, struct request *req)
 	return *pattern == '\0' && *path == '\0';
 }
 
+#define NROUTES (int)(sizeof routes / sizeof routes[0])
+
+int
+routes_count(void)
+{
+	return NROUTES;
+}
+
+const char *
+routes_name(int index)
+{
+	static char name[NROUTES + 1][64];
+
+	if (index < 0 || index >= NROUTES)
+		return "unknown";
+	if (name[index][0] == '\0')
+		snprintf(name[index], sizeof name[index], "%s %s", routes[index].method,
+		    routes[index].path);
+	return name[index];
+}
+
 void
 routes_dispatch(struct request *req, struct response *resp)
 {
 	const struct route *found = NULL;
 	int path_known = 0;
 
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	req->route = NROUTES;
+	for (int i = 0; i < NROUTES; i++) {
 		if (!route_match(routes[i].path, req->path, req))
 			continue;
 		path_known = 1;
 		if (strcmp(routes[i].method, req->method) == 0 ||
 		    (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
 			found = &routes[i];
+			req->route = i;
 			break;
 		}
 	}

@@ -27,6 +27,9 @@ struct route {
 	route_handler *handler;
 };
 
+/* The number of routes, and "METHOD path" of route index (for metrics). */
+int routes_count(void);
+const char *routes_name(int index);
 /* Finds the route for req, checks the caller may use it, and runs it. Any
  * failure becomes an error response. */
 void routes_dispatch(struct request *req, struct response *resp);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "common/config.h"
 #include "common/job.h"
@@ -18,6 +19,7 @@
 #include "common/util.h"
 
 static volatile sig_atomic_t worker_stopping;
+static int worker_index;
 static volatile sig_atomic_t worker_reopen;
 
 static void
@@ -99,6 +101,7 @@ serve(FCGX_Request *fr)
 	int64_t t0 = now_mono_ms();
 
 	memset(&req, 0, sizeof req);
+	req.route = routes_count();
 	memset(&resp, 0, sizeof resp);
 	req.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
 	uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
@@ -141,6 +144,7 @@ serve(FCGX_Request *fr)
 	FCGX_PutStr(head, hlen, fr->out);
 	if (strcmp(req.method, "HEAD") != 0 && resp.body_len)
 		FCGX_PutStr(resp.body, (int)resp.body_len, fr->out);
+	metrics_count(worker_index, req.route, resp.status, (double)(now_mono_ms() - t0));
 	if (log_level_enabled(LOG_LVL_DEBUG))
 		log_debug("%s %s -> %d in %lld ms", req.method,
 		    log_escape(req.path, strlen(req.path), 200), resp.status,
@@ -166,6 +170,7 @@ worker_main(int listen_fd, int index)
 	sigset_t none;
 	char tag[32];
 
+	worker_index = index;
 	snprintf(tag, sizeof tag, "worker%d", index);
 	log_tag(tag);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

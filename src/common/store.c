@@ -192,14 +192,24 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"end\n"
 	"return {1}\n",
 
-    /* JOB_FINISH KEYS: res done proc stats  ARGV: envelope ttl job kind status
-     * -> 1 when this call wrote the result, 0 when one existed already */
+    /* JOB_FINISH KEYS: res done proc stats latency  ARGV: envelope ttl job kind
+     * status created_ms -> 1 when this call wrote the result, 0 when one
+     * existed already */
     [SCRIPT_JOB_FINISH] =
 	"redis.call('LREM', KEYS[3], 1, ARGV[3])\n"
 	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
 	"redis.call('RPUSH', KEYS[2], ARGV[1])\n"
 	"redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
 	"redis.call('HINCRBY', KEYS[4], 'jobs:' .. ARGV[4] .. ':' .. ARGV[5], 1)\n"
+	"local t = redis.call('TIME')\n"
+	"local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[6])\n"
+	"if ms < 0 then ms = 0 end\n"
+	"local le = '+Inf'\n"
+	"for _, b in ipairs({5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}) do\n"
+	"  if ms <= b then le = tostring(b / 1000); break end\n"
+	"end\n"
+	"redis.call('HINCRBY', KEYS[5], le, 1)\n"
+	"redis.call('HINCRBY', KEYS[5], 'sum_ms', ms)\n"
 	"return 1\n",
 
     /* REAP KEYS: alive queue  ARGV: prefix -> number of jobs put back.

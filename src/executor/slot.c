@@ -30,26 +30,29 @@ slot_signal(int sig)
  * store failure. */
 static int
 publish(const char *proc, const char *job_id, const char *payload, size_t plen, const char *env,
-    size_t elen, const char *kind, const char *status)
+    size_t elen, const char *kind, const char *status, int64_t created_ms)
 {
-	char res[80], done[80], ttl[32];
-	const char *argv[9];
-	size_t lens[9];
+	char res[80], done[80], ttl[32], created[32];
+	const char *argv[11];
+	size_t lens[11];
 	redisReply *r;
 	int rc = -1;
 
 	snprintf(res, sizeof res, KEY_PREFIX "res:%s", job_id);
 	snprintf(done, sizeof done, KEY_PREFIX "done:%s", job_id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.result_ttl_s);
+	snprintf(created, sizeof created, "%lld", (long long)created_ms);
 	argv[0] = res, argv[1] = done, argv[2] = proc, argv[3] = KEY_PREFIX "stats";
-	argv[4] = env, argv[5] = ttl, argv[6] = payload, argv[7] = kind, argv[8] = status;
-	for (int i = 0; i < 9; i++)
+	argv[4] = KEY_PREFIX "latency";
+	argv[5] = env, argv[6] = ttl, argv[7] = payload, argv[8] = kind, argv[9] = status;
+	argv[10] = created;
+	for (int i = 0; i < 11; i++)
 		lens[i] = strlen(argv[i]);
-	lens[4] = elen;
-	lens[6] = plen;
+	lens[5] = elen;
+	lens[7] = plen;
 	/* A result must not be lost to a Redis restart: retry for a while. */
 	for (int attempt = 0; attempt < 50 && rc < 0; attempt++) {
-		r = store_script(SCRIPT_JOB_FINISH, 4, 9, argv, lens);
+		r = store_script(SCRIPT_JOB_FINISH, 5, 11, argv, lens);
 		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 			rc = (int)r->integer;
 		else if (r != NULL)
@@ -117,7 +120,8 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
 		    (long long)(now_mono_ms() - t0));
 	}
-	if (publish(proc, j.id, payload, plen, env, elen, job_kind_name(j.kind), status) < 0)
+	if (publish(proc, j.id, payload, plen, env, elen, job_kind_name(j.kind), status,
+		j.created_ms) < 0)
 		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
 	free(env);
 	job_free(&j);

@@ -234,3 +234,69 @@ def test_other_sessions_files(api, sid):
     body = api.run(sid, "find / -path /proc -prune -o -name '*%s*' -print 2>/dev/null; "
                         "grep -rs -l 'SECRET-%s' /work /tmp /dev/shm /run /etc; echo END" % (tag, tag))
     assert body["stdout"] == "/work/b-control-%s.txt\nEND\n" % tag, body
+
+
+def test_no_descriptor_is_inherited(api, sid):
+    """Only the job's stdin, stdout and stderr (pipes) are open in it: no
+    Redis connection, log file or socket of the executor came along."""
+    body = api.run_py(sid, r'''
+        import os
+        for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
+            try:
+                print(fd, os.readlink("/proc/self/fd/%d" % fd))
+            except OSError as e:
+                print(fd, "gone")          # the listing's own descriptor
+    ''')
+    assert body["status"] == "ok", body
+    lines = body["stdout"].splitlines()
+    fds = {int(l.split()[0]): l.split()[1] for l in lines}
+    assert set(fds) - {0, 1, 2} <= {3}, body         # 3: os.listdir's own, closed by now
+    for fd in (0, 1, 2):
+        assert fds[fd].startswith("pipe:"), body
+
+
+def test_memory_of_the_sandbox_helpers(api, sid, stack):
+    """While the job runs, the sandbox's init and its stdin feeder (forks of
+    the executor, holding its configuration and the Redis password in their
+    memory) exist in the job's PID namespace. A large stdin that the job
+    does not read keeps the feeder alive while the job reads every /proc/<pid>
+    it can: mem (through maps), environ, cmdline. The password is in none."""
+    stdin = "A" * (2 << 20)
+    api.write(sid, "needle.txt", stack.redis_password)
+    body = api.run_py(sid, r'''
+        import os, sys
+        needle = open("needle.txt", "rb").read()     # only this process reads it
+        seen, leaks = [], []
+        for pid in sorted(os.listdir("/proc")):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            seen.append(pid)
+            base = "/proc/%s/" % pid
+            for what in ("environ", "cmdline"):
+                try:
+                    if needle in open(base + what, "rb").read():
+                        leaks.append(base + what)
+                except OSError:
+                    pass
+            try:
+                with open(base + "mem", "rb") as mem:
+                    for line in open(base + "maps"):
+                        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                        if "r" not in line.split()[1] or hi - lo > (256 << 20):
+                            continue
+                        try:
+                            mem.seek(lo)
+                            if needle in mem.read(hi - lo):
+                                leaks.append(base + "mem")
+                        except (OSError, ValueError, OverflowError):
+                            pass
+            except OSError:
+                pass
+        print("seen", seen)
+        print("leaks", leaks)
+        print("stdin", len(sys.stdin.read()))
+    ''', stdin=stdin, timeout=30)
+    assert body["status"] == "ok", body
+    out = body["stdout"]
+    assert "leaks []\n" in out, out
+    assert out.endswith("stdin %d\n" % len(stdin)), out        # the feeder was there, busy
