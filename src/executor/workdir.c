@@ -150,7 +150,9 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 			if (sub >= 0)
 				walk_dir(w, sub, path, depth + 1);
 		} else if (S_ISLNK(st.st_mode)) {
-			char target[REL_PATH_MAX + 1];
+			/* Static, not on the stack: this recursion is as deep as
+			 * the job made its directories. */
+			static char target[REL_PATH_MAX + 1];
 			ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
 			if (n >= 0) {
 				if (++w->files > w->max_files || (w->bytes += n) > w->max_bytes)
@@ -165,8 +167,8 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 			if (++w->files > w->max_files || (w->bytes += st.st_size) > w->max_bytes) {
 				w->over = 1;
 			} else if (fd >= 0) {
+				static char tmp[65536];
 				struct buf b;
-				char tmp[65536];
 				ssize_t n;
 				buf_init(&b);
 				while ((n = read(fd, tmp, sizeof tmp)) > 0 &&

@@ -263,3 +263,15 @@ def test_deeply_nested_directories_at_save_back(api, sid):
     assert api.content(sid, "top.txt") == "top\n"
     body = api.run(sid, "cat top.txt; ls deep/d/d/d >/dev/null && echo kept")
     assert body["stdout"] == "top\nkept\n", body
+
+
+def test_deep_session_path_written_through_the_api(api, sid):
+    """A file 130 directories deep, written with /write_file alone (a valid
+    path of 266 bytes): the session's next jobs still run and answer
+    normally, and the file is still there for them."""
+    path = "/".join(["d"] * 130) + "/deep.txt"
+    api.write(sid, path, "deep\n")
+    body = api.run(sid, "cat %s; echo top > top.txt" % path)
+    assert body["status"] == "ok" and body["stdout"] == "deep\n", body
+    assert api.content(sid, "top.txt") == "top\n"
+    assert api.content(sid, path) == "deep\n"

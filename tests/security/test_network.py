@@ -241,3 +241,25 @@ def test_icmp_ping_socket(api, sid):
     ''')
     assert body["status"] == "ok", body
     assert body["stdout"].strip() in ("EACCES", "EPERM"), body
+
+
+def test_host_sockets_are_not_listed(api, sid, stack):
+    """/proc/net belongs to the job's network namespace: none of the host's
+    listening sockets (Redis, nginx, the API's unix socket) is listed, while
+    a socket the job itself makes is."""
+    body = api.run_py(sid, r'''
+        import socket
+        mine = socket.socket(socket.AF_UNIX)
+        mine.bind("\0job-own-socket")
+        for f in ("tcp", "tcp6", "udp", "udp6", "unix", "raw", "packet"):
+            print("==", f)
+            print(open("/proc/net/" + f).read())
+    ''')
+    assert body["status"] == "ok", body
+    out = body["stdout"]
+    assert "@job-own-socket" in out, out                      # control: our own shows
+    for port in (stack.redis_port, stack.http_port):
+        assert (":%04X " % port) not in out, (port, out)
+    assert stack.api_socket not in out and str(stack.dir) not in out, out
+    tcp = out.split("== tcp\n", 1)[1].split("== tcp6", 1)[0]
+    assert [l for l in tcp.splitlines()[1:] if l.strip()] == [], tcp
