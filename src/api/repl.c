@@ -75,6 +75,9 @@ script_error(const char *err, const char *path, struct response *resp)
 	else if (strncmp(err, "too_large files", 15) == 0)
 		http_error(resp, ERR_TOO_LARGE, "the session would exceed its %lld files",
 		    (long long)cfg.session_max_files);
+	else if (strncmp(err, "too_large dirs", 14) == 0)
+		http_error(resp, ERR_TOO_LARGE, "the session would exceed its %lld directories",
+		    (long long)cfg.session_max_files + 2048);
 	else if (strncmp(err, "conflict ", 9) == 0)
 		http_error(resp, ERR_INVALID_PATH, "'%s' is a file, so it cannot hold '%s'",
 		    log_escape(err + 9, strlen(err + 9), 200), log_escape(path, strlen(path), 200));

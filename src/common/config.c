@@ -73,6 +73,7 @@ static const struct cfg_key keys[] = {
     I(sandbox_stack_mb, 1, 1024 * 1024, "64"),
     I(sandbox_tmpfs_mb, 1, 1024 * 1024, "256"),
     I(sandbox_uid_base, 1000, 4000000000LL, "200000"),
+    B(sandbox_zygote, "yes"),
     I(executor_slots, 1, 1024, "2"),
     S(executor_id, ""),
     S(harness_dir, PKGDATADIR "/harness"),

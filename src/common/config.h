@@ -55,6 +55,7 @@ struct config {
 	int64_t sandbox_stack_mb;
 	int64_t sandbox_tmpfs_mb;
 	int64_t sandbox_uid_base;
+	int sandbox_zygote;
 	/* executor */
 	int64_t executor_slots;
 	char *executor_id;

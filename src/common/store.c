@@ -23,34 +23,37 @@ static int64_t last_warn_ms;
  */
 static const char *const script_src[SCRIPT_COUNT] = {
     /* SESS_WRITE KEYS: sess  ARGV: path value ttl max_bytes max_files
-     * -> 1, or an error "conflict <path>" / "too_large bytes|files" */
+     * -> 1, or an error "conflict <path>" / "isdir <path>" /
+     * "too_large bytes|files|dirs". Directories above path are made as
+     * entries of their own, counted in "\0d" and bounded by max_files + 2048
+     * (room for the deepest valid path). */
     [SCRIPT_SESS_WRITE] =
 	"local k, p, v = KEYS[1], ARGV[1], ARGV[2]\n"
+	"local missing = {}\n"
 	"local i = 1\n"
 	"while true do\n"
 	"  local s = string.find(p, '/', i, true)\n"
 	"  if not s then break end\n"
-	"  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
-	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. string.sub(p, 1, s - 1)) end\n"
+	"  local d = string.sub(p, 1, s - 1)\n"
+	"  local t = redis.call('HGET', k, d)\n"
+	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. d) end\n"
+	"  if not t then missing[#missing + 1] = d end\n"
 	"  i = s + 1\n"
 	"end\n"
 	"local old = redis.call('HGET', k, p)\n"
 	"if old and string.sub(old, 1, 1) == 'd' then return redis.error_reply('isdir ' .. p) end\n"
+	"if old and string.sub(old, 1, 1) == 'x' and string.sub(v, 1, 1) == 'f' then v = 'x' .. string.sub(v, 2) end\n"
 	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
 	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0') + #missing\n"
 	"local nb = b + #v - 1\n"
 	"local nn = n\n"
 	"if old then nb = nb - (#old - 1) else nn = nn + 1 end\n"
 	"if nb > tonumber(ARGV[4]) then return redis.error_reply('too_large bytes') end\n"
 	"if nn > tonumber(ARGV[5]) then return redis.error_reply('too_large files') end\n"
-	"i = 1\n"
-	"while true do\n"
-	"  local s = string.find(p, '/', i, true)\n"
-	"  if not s then break end\n"
-	"  redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
-	"  i = s + 1\n"
-	"end\n"
-	"redis.call('HSET', k, p, v, '\\0b', nb, '\\0n', nn)\n"
+	"if nd > tonumber(ARGV[5]) + 2048 then return redis.error_reply('too_large dirs') end\n"
+	"for _, d in ipairs(missing) do redis.call('HSET', k, d, 'd') end\n"
+	"redis.call('HSET', k, p, v, '\\0b', nb, '\\0n', nn, '\\0d', nd)\n"
 	"redis.call('EXPIRE', k, ARGV[3])\n"
 	"return 1\n",
 
@@ -69,8 +72,9 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"if not v then return 0 end\n"
 	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
 	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
 	"local function drop(f, val)\n"
-	"  if string.sub(val, 1, 1) ~= 'd' then b = b - (#val - 1); n = n - 1 end\n"
+	"  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 end\n"
 	"  redis.call('HDEL', k, f)\n"
 	"end\n"
 	"if string.sub(v, 1, 1) == 'd' then\n"
@@ -81,7 +85,7 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"  end\n"
 	"end\n"
 	"drop(p, v)\n"
-	"redis.call('HSET', k, '\\0b', b, '\\0n', n)\n"
+	"redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
 	"redis.call('EXPIRE', k, ARGV[2])\n"
 	"return 1\n",
 
@@ -108,12 +112,16 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"if old and (string.sub(old, 1, 1) == 'd') ~= isdir then return redis.error_reply('isdir ' .. p) end\n"
 	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
 	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+	"local function gone(val)\n"
+	"  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 end\n"
+	"end\n"
 	"local all = redis.call('HGETALL', k)\n"
 	"if isdir then\n"
 	"  local tp = p .. '/'\n"
 	"  for j = 1, #all, 2 do\n"
 	"    if string.sub(all[j], 1, #tp) == tp then\n"
-	"      if string.sub(all[j + 1], 1, 1) ~= 'd' then b = b - (#all[j + 1] - 1); n = n - 1 end\n"
+	"      gone(all[j + 1])\n"
 	"      redis.call('HDEL', k, all[j])\n"
 	"    end\n"
 	"  end\n"
@@ -124,18 +132,17 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"      redis.call('HSET', k, tp .. string.sub(all[j], #op + 1), all[j + 1])\n"
 	"    end\n"
 	"  end\n"
-	"elseif old then\n"
-	"  b = b - (#old - 1); n = n - 1\n"
 	"end\n"
+	"if old then gone(old) end\n"
 	"i = 1\n"
 	"while true do\n"
 	"  local s = string.find(p, '/', i, true)\n"
 	"  if not s then break end\n"
-	"  redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
+	"  nd = nd + redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
 	"  i = s + 1\n"
 	"end\n"
 	"redis.call('HDEL', k, o)\n"
-	"redis.call('HSET', k, p, v, '\\0b', b, '\\0n', n)\n"
+	"redis.call('HSET', k, p, v, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
 	"redis.call('EXPIRE', k, ARGV[3])\n"
 	"return 1\n",
 
@@ -147,27 +154,30 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"return 1\n",
 
     /* SESS_SAVEBACK KEYS: sess  ARGV: ttl max_bytes max_files ndel
-     * del... (path value)... -> 1, or an error "too_large bytes|files".
+     * del... (path value)... -> 1, or an error "too_large bytes|files|dirs".
      * Applies what a /run changed: deletions, then new and changed entries.
      * The session is recreated if it expired while the job ran. */
     [SCRIPT_SESS_SAVEBACK] =
 	"local k = KEYS[1]\n"
-	"local nd = tonumber(ARGV[4])\n"
+	"local ndel = tonumber(ARGV[4])\n"
 	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
 	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
-	"local function size(v) if v and string.sub(v, 1, 1) ~= 'd' then return #v - 1, 1 end return 0, 0 end\n"
-	"for j = 5, 4 + nd do\n"
-	"  local s, c = size(redis.call('HGET', k, ARGV[j])); b = b - s; n = n - c\n"
+	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+	"local function count(v, sign)\n"
+	"  if not v then return end\n"
+	"  if string.sub(v, 1, 1) == 'd' then nd = nd + sign else b = b + sign * (#v - 1); n = n + sign end\n"
 	"end\n"
-	"for j = 5 + nd, #ARGV, 2 do\n"
-	"  local s, c = size(redis.call('HGET', k, ARGV[j])); b = b - s; n = n - c\n"
-	"  s, c = size(ARGV[j + 1]); b = b + s; n = n + c\n"
+	"for j = 5, 4 + ndel do count(redis.call('HGET', k, ARGV[j]), -1) end\n"
+	"for j = 5 + ndel, #ARGV, 2 do\n"
+	"  count(redis.call('HGET', k, ARGV[j]), -1)\n"
+	"  count(ARGV[j + 1], 1)\n"
 	"end\n"
 	"if b > tonumber(ARGV[2]) then return redis.error_reply('too_large bytes') end\n"
 	"if n > tonumber(ARGV[3]) then return redis.error_reply('too_large files') end\n"
-	"for j = 5, 4 + nd do redis.call('HDEL', k, ARGV[j]) end\n"
-	"for j = 5 + nd, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end\n"
-	"redis.call('HSET', k, '\\0b', b, '\\0n', n)\n"
+	"if nd > tonumber(ARGV[3]) + 2048 then return redis.error_reply('too_large dirs') end\n"
+	"for j = 5, 4 + ndel do redis.call('HDEL', k, ARGV[j]) end\n"
+	"for j = 5 + ndel, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end\n"
+	"redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
 	"redis.call('EXPIRE', k, ARGV[1])\n"
 	"return 1\n",
 

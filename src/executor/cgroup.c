@@ -223,6 +223,18 @@ cgroup_oom(const struct cgroup *cg)
 	return 0;
 }
 
+int64_t
+cgroup_oom_count(const struct cgroup *cg)
+{
+	char buf[1024], *p;
+
+	if (cg->mem[0] == '\0' ||
+	    read_str(cg->mem, cg->v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0)
+		return 0;
+	p = strstr(buf, "oom_kill ");
+	return p != NULL ? atoll(p + 9) : 0;
+}
+
 void
 cgroup_remove(struct cgroup *cg)
 {

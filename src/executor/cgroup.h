@@ -26,6 +26,8 @@ void cgroup_reset_peak(const struct cgroup *cg);
 /* Reads whether the kernel killed for memory (or refused memory) since the
  * group was made. */
 int cgroup_oom(const struct cgroup *cg);
+/* The kernel's count of processes it killed in the group for memory. */
+int64_t cgroup_oom_count(const struct cgroup *cg);
 /* Removes the group; its processes must be gone. */
 void cgroup_remove(struct cgroup *cg);
 

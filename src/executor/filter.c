@@ -37,14 +37,13 @@ filter_rule_count(void)
 	return (int)(sizeof denied / sizeof denied[0]) + 8 + 2;
 }
 
-int
-filter_load(void)
+static scmp_filter_ctx
+filter_build(void)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int rc = -1;
 
 	if (ctx == NULL)
-		return -1;
+		return NULL;
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0)
 		goto out;
 	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
@@ -71,12 +70,42 @@ filter_load(void)
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
 		SCMP_A1(SCMP_CMP_EQ, 0x5412)) < 0)
 		goto out;
-	rc = seccomp_load(ctx);
-	if (rc < 0) {
-		errno = -rc;
-		rc = -1;
-	}
+	return ctx;
 out:
 	seccomp_release(ctx);
-	return rc;
+	return NULL;
+}
+
+int
+filter_load(void)
+{
+	scmp_filter_ctx ctx = filter_build();
+	int rc;
+
+	if (ctx == NULL)
+		return -1;
+	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+int
+filter_export(int fd)
+{
+	scmp_filter_ctx ctx = filter_build();
+	int rc;
+
+	if (ctx == NULL)
+		return -1;
+	rc = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
 }

@@ -7,6 +7,9 @@
 /* Loads the filter into the calling process. Returns 0, or -1 with errno
  * set. Needs no_new_privs (or CAP_SYS_ADMIN) first. */
 int filter_load(void);
+/* Writes the filter as a raw BPF program to fd (for the zygote, which
+ * loads it with prctl in each job process). Returns 0 or -1. */
+int filter_export(int fd);
 /* The number of rules, for --self-test. */
 int filter_rule_count(void);
 

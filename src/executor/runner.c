@@ -15,9 +15,11 @@
 #include "executor/cgroup.h"
 #include "executor/sandbox.h"
 
-static char *harness;
-static size_t harness_len;
+static char *harness, *zygote;
+static size_t harness_len, zygote_len;
 static int harness_is_source;
+/* This slot's zygote sandbox for /evaluate_code (when sandbox_zygote). */
+static struct sandbox *zyg;
 
 /* This slot's sandboxes built ahead of their jobs: one with the harness
  * already started for /evaluate_code, one bare for /run. Each serves one job
@@ -32,7 +34,7 @@ harness_compile(const char *path, char **out, size_t *len)
 	static const char prog[] =
 	    "import sys, marshal, importlib.util as u\n"
 	    "src = open(sys.argv[1], 'rb').read()\n"
-	    "code = compile(src, '/run/evald/evaluate.py', 'exec', dont_inherit=True)\n"
+	    "code = compile(src, '/run/evald/' + sys.argv[1].rsplit('/', 1)[-1], 'exec', dont_inherit=True)\n"
 	    "sys.stdout.buffer.write(u.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n";
 	char *cmd;
 	struct buf b;
@@ -63,7 +65,13 @@ harness_compile(const char *path, char **out, size_t *len)
 void
 runner_init(void)
 {
-	char *path = xasprintf("%s/evaluate.py", cfg.harness_dir);
+	char *path = xasprintf("%s/zygote.py", cfg.harness_dir);
+
+	if (cfg.sandbox_zygote && harness_compile(path, &zygote, &zygote_len) < 0)
+		fatalx("cannot compile the zygote %s with %s (set sandbox_zygote = no to run "
+		       "without it)", path, cfg.python);
+	free(path);
+	path = xasprintf("%s/evaluate.py", cfg.harness_dir);
 
 	if (access(path, R_OK) < 0)
 		fatal("cannot read the evaluation harness %s", path);
@@ -286,7 +294,17 @@ runner_prepare(int slot)
 	struct sandbox_spec s;
 	char err[256];
 
-	if (ready_eval == NULL) {
+	if (cfg.sandbox_zygote && zyg == NULL) {
+		eval_spec(&s, slot);
+		s.warm = 0;
+		s.zygote = 1;
+		s.zygote_data = zygote;
+		s.zygote_len = zygote_len;
+		s.result_fd = 0;
+		if ((zyg = sandbox_prepare(&s, err, sizeof err)) == NULL)
+			log_warnx("zygote sandbox: %s", err);
+	}
+	if (ready_eval == NULL && (!cfg.sandbox_zygote || zyg == NULL)) {
 		eval_spec(&s, slot);
 		if ((ready_eval = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
@@ -303,7 +321,8 @@ runner_discard(void)
 {
 	sandbox_discard(ready_eval);
 	sandbox_discard(ready_run);
-	ready_eval = ready_run = NULL;
+	sandbox_discard(zyg);
+	ready_eval = ready_run = zyg = NULL;
 }
 
 /* Takes the prepared sandbox, or builds one now. */
@@ -445,13 +464,31 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 		spec.wall_ms = cfg.run_timeout_max_s * 1000;
 	/* What the code prints is not part of the result: drop it all. */
 	spec.output_max = 0;
+	if (zyg != NULL) {
+		int rc = sandbox_zygote_exec(zyg, &spec, &res);
+		if (rc < 0) {
+			/* The zygote is gone or wedged: the next job gets a new one,
+			 * this one runs in a one-shot sandbox. */
+			log_warnx("zygote sandbox: %s; replacing it", res.error);
+			sandbox_discard(zyg);
+			zyg = NULL;
+			sandbox_result_free(&res);
+		} else {
+			if (rc == 1)
+				log_warnx("zygote sandbox: %s", res.error);
+			goto ran;
+		}
+	}
 	if (run_in(&ready_eval, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
 		body = eval_all_failed(j, "InternalError: the sandbox could not run the code");
 		*status = "internal_error";
 		goto out;
 	}
+ran:
 	*status = sandbox_status_name(res.status);
+	log_debug("evaluation: %s, %lld ms wall, %lld ms cpu, %lld KiB", *status,
+	    (long long)res.time_ms, (long long)res.cpu_ms, (long long)res.memory_kb);
 	if (res.res.len > 0)
 		body = jx_parse(res.res.data, res.res.len, 512, &e);
 	if (body == NULL || !json_object_is_type(body, json_type_object) ||

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,7 +183,7 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 	/* The writable places: the work directory and /tmp, size-limited. */
 	snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
 	    (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-	    (long long)spec->save_max_files * 2 + 1024);
+	    (long long)spec->save_max_files * 2 + 8192);
 	if (mkdir(NEWROOT "/work", 0755) < 0 ||
 	    mount("tmpfs", NEWROOT "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 		init_fail(sfd, "mounting /work");
@@ -227,6 +229,18 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		if (write_text(path, spec->extra_data, spec->extra_len, 0444) < 0)
 			init_fail(sfd, "writing the harness");
 	}
+	if (spec->zygote) {
+		int fd;
+		if (write_text(NEWROOT "/run/evald/zygote.pyc", spec->zygote_data, spec->zygote_len,
+			0444) < 0 ||
+		    mkdir(NEWROOT "/run/evald/work", 0755) < 0)
+			init_fail(sfd, "writing the zygote");
+		fd = open(NEWROOT "/run/evald/filter.bpf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0444);
+		if (fd < 0 || filter_export(fd) < 0)
+			init_fail(sfd, "exporting the seccomp filter");
+		close(fd);
+	}
 	if (mkdir(NEWROOT "/oldroot", 0700) < 0 || chdir(NEWROOT) < 0 ||
 	    syscall(SYS_pivot_root, ".", "oldroot") < 0)
 		init_fail(sfd, "pivot_root");
@@ -252,7 +266,7 @@ set_limit(int res, int64_t v, int sfd, const char *what)
 /* The job process: limits, unprivileged ids, exec. Never returns. */
 static void __attribute__((noreturn))
 job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s, int in_fd,
-    int out_fd, int err_fd, int res_fd, int sfd)
+    int out_fd, int err_fd, int res_fd, int sfd, int with_filter)
 {
 	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin", "HOME=/work",
 	    "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox", "TERM=dumb",
@@ -290,7 +304,7 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		init_fail(sfd, "PR_SET_PDEATHSIG");
 	if (chdir("/work") < 0)
 		init_fail(sfd, "chdir /work");
-	if (filter_load() < 0)
+	if (with_filter && filter_load() < 0)
 		init_fail(sfd, "loading the seccomp filter");
 	execve(argv[0], (char *const *)argv, envp);
 	{
@@ -356,6 +370,174 @@ init_read_job(int ctl, const struct sandbox_spec *base, struct sb_jobhdr *h, cha
 	}
 }
 
+/* What the slot sends init for each job of a zygote sandbox, with five
+ * descriptors attached (stdin, stdout, stderr, result, status), followed
+ * by the session's files in the workdir stream format. */
+struct sb_zjob {
+	int64_t wall_ms;
+	int64_t cpu_s;
+	uint64_t files_len;
+};
+
+/* Receives one message of up to len bytes and up to nfds descriptors.
+ * Returns the bytes received (0 at EOF) or -1. */
+static ssize_t
+recv_with_fds(int sock, void *buf, size_t len, int *fds, int nfds, int *got)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+	struct iovec iov = {buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*got = 0;
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *p = (int *)CMSG_DATA(c);
+			for (int i = 0; i < k; i++) {
+				if (*got < nfds)
+					fds[(*got)++] = p[i];
+				else
+					close(p[i]);
+			}
+		}
+	return n;
+}
+
+static int
+send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	    .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	ssize_t n;
+
+	memset(cbuf, 0, sizeof cbuf);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	do
+		n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < len)
+		return write_all(sock, (const char *)buf + n, len - (size_t)n);
+	return 0;
+}
+
+/* Init of a zygote sandbox: starts the Python zygote, then serves jobs until
+ * the slot closes ctl. Each job gets a fresh tmpfs work directory, written
+ * here and bound onto /work by the zygote's supervisor. Never returns. */
+static void __attribute__((noreturn))
+zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
+{
+	static const char *argv[] = {NULL, "-I", "-S", "/run/evald/zygote.pyc", NULL};
+	int zs[2], xfd[2], null_fd;
+	pid_t zpid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, zs) < 0 ||
+	    pipe2(xfd, O_CLOEXEC) < 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		init_fail(sfd, "socketpair");
+	argv[0] = spec->argv[0];
+	zpid = fork();
+	if (zpid < 0)
+		init_fail(sfd, "fork");
+	if (zpid == 0) {
+		close(zs[0]);
+		/* no filter: the zygote makes namespaces; it never runs the
+		 * job's code, whose process loads the filter itself */
+		job_exec(spec, argv, -1, null_fd, null_fd, null_fd, zs[1], xfd[1], 0);
+	}
+	close(zs[1]);
+	close(xfd[1]);
+	if (write_all(sfd, "R", 1) < 0)
+		_exit(115);
+	close(sfd);
+	for (;;) {
+		struct sb_zjob h;
+		struct sb_status st;
+		struct sb_file *files = NULL;
+		size_t nfiles = 0;
+		int fds[5], got, over, jr[2];
+		char *blob, line[256], opts[160];
+		size_t ll = 0;
+		ssize_t n = recv_with_fds(ctl, &h, sizeof h, fds, 5, &got);
+
+		if (n <= 0)
+			_exit(0); /* the slot is done with this sandbox */
+		if (n != sizeof h || got != 5 ||
+		    h.files_len > (uint64_t)spec->save_max_bytes * 2 + (1ull << 26))
+			_exit(116);
+		blob = xmalloc(h.files_len + 1);
+		if (read_full(ctl, blob, h.files_len) < 0 ||
+		    workdir_parse(blob, h.files_len, &files, &nfiles, &over) < 0)
+			_exit(117);
+		free(blob);
+		snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
+		    (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+		    (long long)spec->save_max_files * 2 + 8192);
+		if (mount("tmpfs", "/run/evald/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ||
+		    workdir_materialise("/run/evald/work", files, nfiles, SANDBOX_UID) < 0)
+			_exit(118);
+		sb_files_free(files, nfiles);
+		if (pipe2(jr, O_CLOEXEC) < 0)
+			_exit(119);
+		n = snprintf(line, sizeof line, "%lld %lld %lld %lld %lld %lld %lld %lld\n",
+		    (long long)h.wall_ms, (long long)h.cpu_s, (long long)spec->as_bytes,
+		    (long long)spec->nproc, (long long)spec->fsize_bytes, (long long)spec->nofile,
+		    (long long)spec->stack_bytes, (long long)spec->tmpfs_bytes);
+		{
+			int zf[5] = {fds[0], fds[1], fds[2], fds[3], jr[1]};
+			if (send_with_fds(zs[0], line, (size_t)n, zf, 5) < 0)
+				_exit(120);
+		}
+		for (int i = 0; i < 4; i++)
+			close(fds[i]);
+		close(jr[1]);
+		/* The supervisor reports when the job process has ended; the
+		 * slot's own deadline covers a supervisor that never does. */
+		while (ll < sizeof line - 1 && (n = read(jr[0], line + ll, sizeof line - 1 - ll)) > 0)
+			ll += (size_t)n;
+		close(jr[0]);
+		line[ll] = '\0';
+		memset(&st, 0, sizeof st);
+		{
+			long long ws, to, wall, cpu, rss;
+			if (sscanf(line, "%lld %lld %lld %lld %lld", &ws, &to, &wall, &cpu, &rss) != 5) {
+				/* the supervisor failed: say so through the status pipe */
+				char msg[300];
+				int m = snprintf(msg, sizeof msg, "Ethe job supervisor failed: %.200s",
+				    line);
+				if (write_all(fds[4], msg, (size_t)m) < 0)
+					_exit(121);
+				close(fds[4]);
+				(void)umount2("/run/evald/work", MNT_DETACH);
+				continue;
+			}
+			st.wstatus = (int)ws;
+			st.timed_out = (int)to;
+			st.wall_ms = wall;
+			st.cpu_ms = cpu;
+			st.maxrss_kb = rss;
+		}
+		if (write_all(fds[4], "S", 1) < 0 || write_all(fds[4], &st, sizeof st) < 0 ||
+		    write_all(fds[4], "Z", 1) < 0)
+			_exit(121);
+		close(fds[4]);
+		if (umount2("/run/evald/work", MNT_DETACH) < 0)
+			_exit(122);
+	}
+}
+
 /* Init: PID 1 of the new namespace. Builds the root, starts the job
  * process at once when the sandbox is warm (it waits on stdin), reports
  * ready, then waits for the job on ctl. Never returns. */
@@ -389,6 +571,13 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 		init_fail(sfd, "becoming root of the user namespace");
 	prctl(PR_SET_DUMPABLE, 0);
 	init_build_root(spec, sfd);
+	if (spec->zygote) {
+		close(out_fd);
+		close(err_fd);
+		if (res_fd >= 0)
+			close(res_fd);
+		zygote_init(spec, ctl, sfd);
+	}
 
 	/* exec failures of the command come back on a close-on-exec pipe;
 	 * stdin reaches the job through a pipe fed by a helper process. */
@@ -405,7 +594,7 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 			init_fail(sfd, "fork");
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd, xfd[1]);
+			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd, xfd[1], 1);
 		}
 	}
 	if (write_all(sfd, "R", 1) < 0)
@@ -424,7 +613,7 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			job_exec(spec, argv[0] ? argv : spec->argv, h.cpu_s, in[0], out_fd, err_fd,
-			    res_fd, xfd[1]);
+			    res_fd, xfd[1], 1);
 		}
 	}
 	feeder = fork();
@@ -549,6 +738,8 @@ struct sandbox {
 	pid_t pid;
 	int ctl, out, err, res, st; /* our ends */
 	int warm;
+	int zygote;
+	int64_t oom_before;
 	int64_t output_max, save_max_bytes, save_max_files, cpu_s;
 };
 
@@ -581,7 +772,10 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 	ssize_t n;
 	struct pollfd pf;
 
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	if (pipe2(go, O_CLOEXEC) < 0 ||
+	    (spec->zygote ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl)
+			  : pipe2(ctl, O_CLOEXEC)) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0 ||
 	    (spec->result_fd && pipe2(rp, O_CLOEXEC) < 0)) {
 		snprintf(errbuf, errlen, "pipe: %s", strerror(errno));
@@ -612,6 +806,7 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 	sb->res = rp[0], rp[0] = -1;
 	sb->st = sp[0], sp[0] = -1;
 	sb->warm = spec->warm;
+	sb->zygote = spec->zygote;
 	sb->output_max = spec->output_max;
 	sb->save_max_bytes = spec->save_max_bytes;
 	sb->save_max_files = spec->save_max_files;
@@ -824,6 +1019,142 @@ out:
 			close(*fd);
 	cgroup_remove(&sb->cg);
 	free(sb);
+	if (rc < 0)
+		res->status = SB_INTERNAL_ERROR;
+	return rc;
+}
+
+int
+sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
+    struct sandbox_result *res)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rp[2] = {-1, -1};
+	int sp[2] = {-1, -1}, out_over = 0, res_over = 0, dropped = 0, stat_over = 0, rc = -1;
+	size_t in_off = 0;
+	struct sb_zjob h;
+	struct buf sbuf, files;
+	int64_t hard, oom_before = cgroup_oom_count(&sb->cg);
+
+	memset(res, 0, sizeof *res);
+	buf_init(&res->out);
+	buf_init(&res->err);
+	buf_init(&res->res);
+	buf_init(&sbuf);
+	buf_init(&files);
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(rp, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
+		snprintf(res->error, sizeof res->error, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	cgroup_reset_peak(&sb->cg);
+	workdir_encode(job->files, job->nfiles, &files);
+	h.wall_ms = job->wall_ms;
+	h.cpu_s = job->cpu_s;
+	h.files_len = files.len;
+	{
+		int fds[5] = {in[0], out[1], err[1], rp[1], sp[1]};
+		if (send_with_fds(sb->ctl, &h, sizeof h, fds, 5) < 0 ||
+		    write_all(sb->ctl, files.data, files.len) < 0) {
+			snprintf(res->error, sizeof res->error, "sending the job to the zygote: %s",
+			    strerror(errno));
+			goto out;
+		}
+	}
+	close(in[0]), in[0] = -1;
+	close(out[1]), out[1] = -1;
+	close(err[1]), err[1] = -1;
+	close(rp[1]), rp[1] = -1;
+	close(sp[1]), sp[1] = -1;
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	if (job->stdin_len == 0)
+		close(in[1]), in[1] = -1;
+	hard = now_mono_ms() + job->wall_ms + GRACE_MS;
+	{
+		struct pollfd pf[5];
+		int open_out = 1, open_err = 1, open_res = 1, open_st = 1;
+
+		while (open_out || open_err || open_res || open_st) {
+			int n, left = (int)(hard - now_mono_ms());
+			if (left <= 0) {
+				snprintf(res->error, sizeof res->error,
+				    "the zygote did not finish the job within its limit plus %d s",
+				    GRACE_MS / 1000);
+				goto out;
+			}
+			pf[0] = (struct pollfd){open_out ? out[0] : -1, POLLIN, 0};
+			pf[1] = (struct pollfd){open_err ? err[0] : -1, POLLIN, 0};
+			pf[2] = (struct pollfd){open_res ? rp[0] : -1, POLLIN, 0};
+			pf[3] = (struct pollfd){open_st ? sp[0] : -1, POLLIN, 0};
+			pf[4] = (struct pollfd){in[1], POLLOUT, 0};
+			n = poll(pf, 5, left);
+			if (n < 0 && errno != EINTR)
+				break;
+			if (n <= 0)
+				continue;
+			if (pf[0].revents)
+				open_out = drain(out[0], &res->out,
+				    job->output_max ? (size_t)job->output_max - res->err.len : 0,
+				    job->output_max ? &out_over : &dropped);
+			if (pf[1].revents)
+				open_err = drain(err[0], &res->err,
+				    job->output_max ? (size_t)job->output_max - res->out.len : 0,
+				    job->output_max ? &out_over : &dropped);
+			if (pf[2].revents)
+				open_res = drain(rp[0], &res->res, 64u << 20, &res_over);
+			if (pf[3].revents)
+				open_st = drain(sp[0], &sbuf, 4096, &stat_over);
+			if (in[1] >= 0 && pf[4].revents) {
+				ssize_t w = write(in[1], job->stdin_data + in_off,
+				    job->stdin_len - in_off);
+				if (w > 0)
+					in_off += (size_t)w;
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+				    in_off == job->stdin_len)
+					close(in[1]), in[1] = -1;
+			}
+		}
+	}
+	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
+		snprintf(res->error, sizeof res->error, "%.*s",
+		    (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
+		rc = 1; /* the job failed, the sandbox is fine */
+		goto out;
+	}
+	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
+		snprintf(res->error, sizeof res->error, "the zygote sandbox ended without a status");
+		goto out;
+	}
+	{
+		struct sb_status st;
+		memcpy(&st, sbuf.data + 1, sizeof st);
+		res->time_ms = st.wall_ms;
+		res->cpu_ms = st.cpu_ms;
+		res->memory_kb = st.maxrss_kb;
+		res->cgroup = sb->cg.mem[0] != '\0';
+		if (WIFEXITED(st.wstatus))
+			res->exit_code = WEXITSTATUS(st.wstatus);
+		else if (WIFSIGNALED(st.wstatus)) {
+			res->term_signal = WTERMSIG(st.wstatus);
+			res->exit_code = -res->term_signal;
+		}
+		if (cgroup_oom_count(&sb->cg) > oom_before && res->exit_code != 0)
+			res->status = SB_MEMORY_LIMIT;
+		else if (st.timed_out || res->term_signal == SIGXCPU)
+			res->status = SB_TIMEOUT;
+		else if (res->exit_code == 0)
+			res->status = SB_OK;
+		else
+			res->status = SB_RUNTIME_ERROR;
+	}
+	rc = 0;
+out:
+	pipe_close(in);
+	pipe_close(out);
+	pipe_close(err);
+	pipe_close(rp);
+	pipe_close(sp);
+	buf_free(&sbuf);
+	buf_free(&files);
 	if (rc < 0)
 		res->status = SB_INTERNAL_ERROR;
 	return rc;

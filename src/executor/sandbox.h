@@ -39,6 +39,9 @@ struct sb_file {
 struct sandbox_spec {
 	/* prepare time */
 	int warm; /* start argv at once; it waits for stdin (the harness) */
+	int zygote; /* argv[0] is python: start the zygote, serve many jobs */
+	const char *zygote_data; /* the zygote's compiled code */
+	size_t zygote_len;
 	const char *const *argv; /* argv[0] is a path inside the sandbox */
 	const char *stdin_data;
 	size_t stdin_len;
@@ -91,6 +94,13 @@ struct sandbox *sandbox_prepare(const struct sandbox_spec *spec, char *err, size
  * in sb, which is consumed whatever happens. Returns as sandbox_run. A
  * sandbox serves exactly one job. */
 int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res);
+/* Runs job in a zygote sandbox (prepared with spec->zygote), which
+ * survives it: each job gets its own nested user, mount, PID and IPC
+ * namespaces, work directory, /tmp and limits, forked from the warm
+ * harness. Returns 0 with res filled, 1 when the job could not be run but
+ * the sandbox can serve the next, -1 when the sandbox must be discarded. */
+int sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
+    struct sandbox_result *res);
 /* Ends a prepared sandbox that will not be used. */
 void sandbox_discard(struct sandbox *sb);
 void sandbox_result_free(struct sandbox_result *res);

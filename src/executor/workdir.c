@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,58 +35,101 @@ make_parents(int dirfd, const char *path, int uid)
 	return 0;
 }
 
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct sb_file *const *x = a, *const *y = b;
+	return strcmp((*x)->path, (*y)->path);
+}
+
+/* Creates one entry; ENOENT means a parent is missing. */
+static int
+make_entry(int dirfd, const struct sb_file *f, int uid)
+{
+	int fd;
+
+	switch (f->type) {
+	case 'd':
+		if (mkdirat(dirfd, f->path, 0755) < 0)
+			return errno == EEXIST ? 0 : -1;
+		return fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW);
+	case 'l':
+		if (memchr(f->data, '\0', f->len) != NULL)
+			return 0;
+		if (symlinkat(f->data, dirfd, f->path) < 0)
+			return errno == EEXIST ? 0 : -1;
+		return fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW);
+	case 'f':
+	case 'x':
+		fd = openat(dirfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    f->type == 'x' ? 0755 : 0644);
+		if (fd < 0)
+			return errno == EEXIST ? 0 : -1;
+		if (write_all(fd, f->data, f->len) < 0 || fchown(fd, uid, uid) < 0) {
+			close(fd);
+			errno = EIO;
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	return 0;
+}
+
 int
 workdir_materialise(const char *root, const struct sb_file *files, size_t n, int uid)
 {
-	int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const struct sb_file **order;
+	int dirfd, rc = 0;
 
+	dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct sb_file *f = &files[i];
-		int fd;
+	/* In path order a directory comes before what is in it, so parents
+	 * exist already and each entry costs one system call. */
+	order = xcalloc(n + 1, sizeof *order);
+	for (size_t i = 0; i < n; i++)
+		order[i] = &files[i];
+	qsort(order, n, sizeof *order, entry_cmp);
+	const char *failed = NULL; /* a directory that could not be made */
+	size_t flen = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct sb_file *f = order[i];
 
 		if (path_rel_check(f->path, f->path_len) != NULL || strlen(f->path) != f->path_len)
 			continue;
-		if (make_parents(dirfd, f->path, uid) < 0)
+		/* Nothing under a directory that failed can be made: skip it
+		 * rather than fail again once per entry. */
+		if (failed != NULL && f->path_len > flen && memcmp(f->path, failed, flen) == 0 &&
+		    f->path[flen] == '/')
 			continue;
-		switch (f->type) {
-		case 'd':
-			if (mkdirat(dirfd, f->path, 0755) == 0 &&
-			    fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
-				goto fail;
-			break;
-		case 'l':
-			if (memchr(f->data, '\0', f->len) == NULL &&
-			    symlinkat(f->data, dirfd, f->path) == 0 &&
-			    fchownat(dirfd, f->path, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
-				goto fail;
-			break;
-		case 'f':
-		case 'x':
-			fd = openat(dirfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    f->type == 'x' ? 0755 : 0644);
-			if (fd < 0)
-				break;
-			if (write_all(fd, f->data, f->len) < 0 || fchown(fd, uid, uid) < 0) {
-				close(fd);
-				goto fail;
+		errno = 0;
+		if (make_entry(dirfd, f, uid) < 0 && errno == ENOENT) {
+			/* a parent no entry named: make it, then retry */
+			if (make_parents(dirfd, f->path, uid) < 0) {
+				failed = f->path, flen = f->path_len;
+				continue;
 			}
-			close(fd);
-			break;
+			errno = 0;
+			(void)make_entry(dirfd, f, uid);
 		}
+		if (errno != 0 && f->type == 'd')
+			failed = f->path, flen = f->path_len;
+		/* A write that failed loses data; a name that clashes (a file
+		 * where a directory was) is left out. */
+		if (errno == EIO)
+			rc = -1;
 	}
+	free(order);
 	close(dirfd);
-	return 0;
-fail:
-	close(dirfd);
-	return -1;
+	return rc;
 }
 
 struct walk {
 	int fd;
 	struct buf out;
-	int64_t bytes, files, max_bytes, max_files;
+	int64_t bytes, files, dirs, max_bytes, max_files;
 	int over;
 };
 
@@ -140,12 +184,18 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 			continue;
 		path = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
 		plen = strlen(path);
-		if (plen > REL_PATH_MAX || depth > 256) {
+		if (plen > REL_PATH_MAX || depth > REL_PATH_MAX / 2 + 1) {
 			free(path);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub;
+			if (++w->dirs > w->max_files + 2048) {
+				w->over = 1;
+				free(path);
+				break;
+			}
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			emit(w, 'd', path, plen, "", 0);
 			if (sub >= 0)
 				walk_dir(w, sub, path, depth + 1);
@@ -192,6 +242,14 @@ workdir_stream(const char *root, int fd, int64_t max_bytes, int64_t max_files)
 	struct walk w = {.fd = fd, .max_bytes = max_bytes, .max_files = max_files};
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+	struct rlimit rl;
+
+	/* Every level of the walk holds a directory open, and a valid path
+	 * can be 2048 levels deep. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4200) {
+		rl.rlim_cur = rl.rlim_max < 4200 ? rl.rlim_max : 4200;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	buf_init(&w.out);
 	if (dfd >= 0)
 		walk_dir(&w, dfd, "", 0);

@@ -335,12 +335,16 @@ class Stack:
 
     overrides: evald.conf keys that replace the defaults below (tests use
     small limits). http_port: nginx's port (a free one when None).
+    static_root: what nginx serves /static/ from (as <static_root>/static/),
+    <repo>/www by default.
     """
 
     def __init__(self, dir, http_port=None, executors=2, api_workers=8,
-                 overrides=None, redis_port=None, root=None, log_level=None):
+                 overrides=None, redis_port=None, root=None, log_level=None,
+                 static_root=None):
         self.dir = Path(dir).resolve()
         self.root = Path(root).resolve() if root else ROOT
+        self.static_root = Path(static_root) if static_root else self.root / "www"
         self.http_port = http_port
         self.redis_port = redis_port
         self.n_executors = executors
@@ -449,7 +453,7 @@ class Stack:
 
     def _write_nginx(self):
         site = SITE_TEMPLATE.read_text()
-        static_root = self.root / "www"
+        static_root = self.static_root
         for old, new in ((SITE_LISTEN, "listen 127.0.0.1:%d;" % self.http_port),
                          (SITE_SOCKET, "unix:%s" % self.api_socket),
                          (SITE_STATIC, str(static_root))):

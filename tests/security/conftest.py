@@ -178,10 +178,12 @@ def _start(name):
 @pytest.fixture(scope="module")
 def stack(request):
     """A stack of the module's own, stopped when the module ends."""
+    failed_before = request.session.testsfailed
     st = _start(request.module.__name__.rsplit(".", 1)[-1])
     yield st
     st.stop()
-    if request.session.testsfailed or os.environ.get("EVALD_KEEP"):
+    # kept (configs and logs) when a test of this module failed
+    if request.session.testsfailed > failed_before or os.environ.get("EVALD_KEEP"):
         _kept.append(str(st.dir))
     else:
         shutil.rmtree(st.dir, ignore_errors=True)
