@@ -74,6 +74,7 @@ static const struct cfg_key keys[] = {
     I(sandbox_tmpfs_mb, 1, 1024 * 1024, "256"),
     I(sandbox_uid_base, 1000, 4000000000LL, "200000"),
     B(sandbox_zygote, "yes"),
+    S(sandbox_cgroup, "auto"),
     I(executor_slots, 1, 1024, "2"),
     S(executor_id, ""),
     S(harness_dir, PKGDATADIR "/harness"),
@@ -252,6 +253,12 @@ config_check(const struct config *c, char *err, size_t errlen)
 		}
 		p += n;
 		p += strspn(p, ", ");
+	}
+	if (strcmp(c->sandbox_cgroup, "auto") != 0 && strcmp(c->sandbox_cgroup, "require") != 0 &&
+	    strcmp(c->sandbox_cgroup, "off") != 0) {
+		snprintf(err, errlen, "sandbox_cgroup: expected auto, require or off, got '%s'",
+		    c->sandbox_cgroup);
+		return -1;
 	}
 	if (c->run_timeout_default_s > c->run_timeout_max_s) {
 		snprintf(err, errlen, "run_timeout_default_s is above run_timeout_max_s");

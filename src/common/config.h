@@ -56,6 +56,7 @@ struct config {
 	int64_t sandbox_tmpfs_mb;
 	int64_t sandbox_uid_base;
 	int sandbox_zygote;
+	char *sandbox_cgroup;
 	/* executor */
 	int64_t executor_slots;
 	char *executor_id;

@@ -75,6 +75,78 @@ preflight(char *err, size_t errlen)
 	return rc;
 }
 
+/* Probes run inside a sandbox by --self-test: each line is "layer: what
+ * was tried -> what happened", and says "stopped" when the layer held. */
+static const char self_test_script[] =
+    "p() { if eval \"$2\" >/dev/null 2>&1; then echo \"$1: $3 -> ALLOWED\"; "
+    "else echo \"$1: $3 -> stopped\"; fi; }\n"
+    "n() { if eval \"$2\" >/dev/null 2>&1; then echo \"$1: $3 -> stopped\"; "
+    "else echo \"$1: $3 -> FAILED\"; fi; }\n"
+    "n user '[ \"$(id -u)\" = 1000 ] && ! grep -q \"^ *1000 *1000 \" /proc/self/uid_map' "
+    "'runs as uid 1000, mapped to an unprivileged host id'\n"
+    "n pid '[ \"$(ls -d /proc/[0-9]* | wc -l)\" -le 4 ]' 'sees only its own processes'\n"
+    "p net 'python3 -c \"import socket; socket.create_connection((\\\"127.0.0.1\\\", 6379), 1)\"' "
+    "'connect to 127.0.0.1:6379'\n"
+    "n net '! grep -q \"^ *[a-z0-9]*: .* UP\" /proc/net/dev 2>/dev/null && "
+    "[ \"$(wc -l < /proc/net/route)\" -le 1 ]' 'no interface up, no route'\n"
+    "p mount 'touch /usr/evald-probe' 'write /usr'\n"
+    "p mount 'cat /etc/shadow' 'read /etc/shadow'\n"
+    "n mount 'touch /work/x && touch /tmp/x' 'write /work and /tmp'\n"
+    "p ipc 'python3 -c \"import sys; sys.exit(0 if open(\\\"/proc/sysvipc/shm\\\").read().count(chr(10)) > 1 else 1)\"' "
+    "'see the host SysV shared memory'\n"
+    "n uts '[ \"$(cat /proc/sys/kernel/hostname)\" = sandbox ]' 'hostname is its own'\n"
+    "p seccomp 'unshare -U true' 'unshare a user namespace'\n"
+    "p seccomp 'python3 -c \"import ctypes,sys; sys.exit(ctypes.CDLL(None).syscall(101,0,0,0,0) != 0)\"' "
+    "'ptrace(PTRACE_TRACEME)'\n"
+    "n caps 'grep -q \"^CapEff:.0000000000000000\" /proc/self/status && "
+    "grep -q \"^CapBnd:.0000000000000000\" /proc/self/status' 'no capabilities at all'\n"
+    "n nonewprivs 'grep -q \"^NoNewPrivs:.1\" /proc/self/status' 'no_new_privs set'\n"
+    "n rlimits '[ \"$(ulimit -c)\" = 0 ] && [ \"$(ulimit -u)\" != unlimited ] && "
+    "[ \"$(ulimit -v)\" != unlimited ]' 'core 0, processes and memory bounded'\n"
+    "n env '[ -z \"$EVALD_CANARY\" ] && [ \"$(env | wc -l)\" -le 12 ]' 'a clean environment'\n"
+    "n fds '[ \"$(ls /proc/self/fd | wc -l)\" -le 5 ]' 'only its own descriptors open'\n";
+
+/* --self-test: runs the probes and prints what each layer stopped. Returns
+ * 0 when every layer held. */
+static int
+self_test(void)
+{
+	const char *argv[] = {"/bin/sh", "-c", self_test_script, NULL};
+	struct sandbox_spec s;
+	struct sandbox_result r;
+	int failed = 0;
+
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.wall_ms = 20000;
+	s.cpu_s = 20;
+	s.as_bytes = 1024 << 20;
+	s.nproc = 64;
+	s.fsize_bytes = 1 << 20;
+	s.nofile = 64;
+	s.stack_bytes = 8 << 20;
+	s.tmpfs_bytes = 1 << 20;
+	s.output_max = 65536;
+	s.save_max_bytes = 1 << 20;
+	s.save_max_files = 16;
+	setenv("EVALD_CANARY", "the executor's environment", 1);
+	if (sandbox_run(&s, &r) < 0) {
+		printf("sandbox: cannot be built: %s\n", r.error);
+		sandbox_result_free(&r);
+		return 1;
+	}
+	fwrite(r.out.data ? r.out.data : "", 1, r.out.len, stdout);
+	if (r.out.data && (strstr(r.out.data, "ALLOWED") || strstr(r.out.data, "FAILED")))
+		failed = 1;
+	printf("seccomp: %d rules loaded in every job process\n", filter_rule_count());
+	printf("cgroup: %s\n", cgroup_active() ? (r.cgroup ? "memory and pids limits applied"
+							   : "FAILED to apply")
+					      : "none delegated here; rlimits stand in");
+	printf("%s\n", failed ? "self-test: some layer did NOT hold" : "self-test: every layer held");
+	sandbox_result_free(&r);
+	return failed;
+}
+
 static int
 heartbeat(const char *eid)
 {
@@ -123,23 +195,28 @@ main(int argc, char **argv)
 	sigset_t block, oldmask;
 	char eid[200], host[100], err[512];
 	pid_t *slots;
-	int test_only, self_test = 0, stopping = 0;
+	int test_only, want_self_test = 0, stopping = 0;
 	int64_t last_beat = 0, last_reap = 0;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--self-test") == 0) {
-			self_test = 1;
+			want_self_test = 1;
 			argv[i] = "-t";
 		}
 	config_from_args(argc, argv, usage, &test_only);
 	if (log_open("evald-executor", cfg.log_file, cfg.log_level) < 0)
 		fatalx("cannot open log %s or bad log_level %s", cfg.log_file, cfg.log_level);
 	runner_init();
-	if (!cgroup_init(err, sizeof err))
+	if (strcmp(cfg.sandbox_cgroup, "off") != 0 && !cgroup_init(err, sizeof err)) {
+		if (strcmp(cfg.sandbox_cgroup, "require") == 0)
+			fatalx("refusing to start: sandbox_cgroup = require, but %s", err);
 		log_warnx("no cgroup for sandboxes (%s); rlimits stand in", err);
+	}
 	if (preflight(err, sizeof err) < 0)
 		fatalx("refusing to start: the sandbox cannot be built: %s", err);
-	if (test_only || self_test) {
+	if (want_self_test)
+		return self_test();
+	if (test_only) {
 		printf("sandbox ok: user, pid, network, mount, ipc and uts namespaces; "
 		       "pivot_root into a read-only root; rlimits; no_new_privs; no capabilities; "
 		       "seccomp (%d rules); %s\n",
