@@ -80,7 +80,7 @@ preflight(char *err, size_t errlen)
 static const char self_test_script[] =
     "p() { if eval \"$2\" >/dev/null 2>&1; then echo \"$1: $3 -> ALLOWED\"; "
     "else echo \"$1: $3 -> stopped\"; fi; }\n"
-    "n() { if eval \"$2\" >/dev/null 2>&1; then echo \"$1: $3 -> stopped\"; "
+    "n() { if eval \"$2\" >/dev/null 2>&1; then echo \"$1: $3 -> holds\"; "
     "else echo \"$1: $3 -> FAILED\"; fi; }\n"
     "n user '[ \"$(id -u)\" = 1000 ] && ! grep -q \"^ *1000 *1000 \" /proc/self/uid_map' "
     "'runs as uid 1000, mapped to an unprivileged host id'\n"
