@@ -4,7 +4,10 @@
 #ifndef EVALD_FILTER_H
 #define EVALD_FILTER_H
 
-/* Loads the filter into the calling process. Returns 0, or -1 with errno
+/* Compiles the filter once, in the executor before any sandbox. Returns 0
+ * or -1. */
+int filter_init(void);
+/* Loads the compiled filter into the calling process. Returns 0, or -1 with errno
  * set. Needs no_new_privs (or CAP_SYS_ADMIN) first. */
 int filter_load(void);
 /* Writes the filter as a raw BPF program to fd (for the zygote, which

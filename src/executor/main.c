@@ -207,6 +207,8 @@ main(int argc, char **argv)
 	if (log_open("evald-executor", cfg.log_file, cfg.log_level) < 0)
 		fatalx("cannot open log %s or bad log_level %s", cfg.log_file, cfg.log_level);
 	runner_init();
+	if (filter_init() < 0)
+		fatal("refusing to start: the seccomp filter cannot be compiled");
 	if (strcmp(cfg.sandbox_cgroup, "off") != 0 && !cgroup_init(err, sizeof err)) {
 		if (strcmp(cfg.sandbox_cgroup, "require") == 0)
 			fatalx("refusing to start: sandbox_cgroup = require, but %s", err);
