@@ -235,6 +235,18 @@ cgroup_oom_count(const struct cgroup *cg)
 	return p != NULL ? atoll(p + 9) : 0;
 }
 
+int
+cgroup_try_remove(struct cgroup *cg)
+{
+	if (cg->mem[0] && rmdir(cg->mem) < 0 && errno == EBUSY)
+		return -1;
+	cg->mem[0] = '\0';
+	if (cg->pids[0] && rmdir(cg->pids) < 0 && errno == EBUSY)
+		return -1;
+	cg->pids[0] = '\0';
+	return 0;
+}
+
 void
 cgroup_remove(struct cgroup *cg)
 {

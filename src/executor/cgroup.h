@@ -28,6 +28,8 @@ void cgroup_reset_peak(const struct cgroup *cg);
 int cgroup_oom(const struct cgroup *cg);
 /* The kernel's count of processes it killed in the group for memory. */
 int64_t cgroup_oom_count(const struct cgroup *cg);
+/* Removes the group if it is empty: 0, or -1 while it is still busy. */
+int cgroup_try_remove(struct cgroup *cg);
 /* Removes the group; its processes must be gone. */
 void cgroup_remove(struct cgroup *cg);
 

@@ -294,6 +294,7 @@ runner_prepare(int slot)
 	struct sandbox_spec s;
 	char err[256];
 
+	sandbox_reap(0);
 	if (cfg.sandbox_zygote && zyg == NULL) {
 		eval_spec(&s, slot);
 		s.warm = 0;
@@ -323,6 +324,7 @@ runner_discard(void)
 	sandbox_discard(ready_run);
 	sandbox_discard(zyg);
 	ready_eval = ready_run = zyg = NULL;
+	sandbox_reap(1);
 }
 
 /* Takes the prepared sandbox, or builds one now. */

@@ -732,6 +732,46 @@ drain(int fd, struct buf *b, size_t cap, int *over)
 	return 1;
 }
 
+/* Sandboxes whose job is answered but whose init may still be exiting:
+ * tearing down its namespaces and mounts takes the kernel a while, and no
+ * caller should wait for that. Reaped later, without blocking. */
+#define GRAVES_MAX 64
+static struct grave {
+	pid_t pid;
+	struct cgroup cg;
+} graves[GRAVES_MAX];
+static int ngraves;
+
+void
+sandbox_reap(int block)
+{
+	for (int i = 0; i < ngraves;) {
+		int ws;
+		pid_t p = graves[i].pid > 0 ? waitpid(graves[i].pid, &ws, block ? 0 : WNOHANG) : -1;
+		if (p == 0 || (p < 0 && errno == EINTR && graves[i].pid > 0)) {
+			i++;
+			continue;
+		}
+		/* reaped (or gone): its group is empty now, or soon */
+		if (cgroup_try_remove(&graves[i].cg) < 0 && !block) {
+			graves[i].pid = -1; /* keep only the group */
+			i++;
+			continue;
+		}
+		graves[i] = graves[--ngraves];
+	}
+}
+
+static void
+bury(pid_t pid, const struct cgroup *cg)
+{
+	if (ngraves == GRAVES_MAX)
+		sandbox_reap(1);
+	graves[ngraves].pid = pid;
+	graves[ngraves].cg = *cg;
+	ngraves++;
+}
+
 /* A prepared sandbox: init waiting for its job. */
 struct sandbox {
 	struct cgroup cg;
@@ -746,17 +786,13 @@ struct sandbox {
 void
 sandbox_discard(struct sandbox *sb)
 {
-	int ws;
-
 	if (sb == NULL)
 		return;
 	kill(sb->pid, SIGKILL);
-	while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
-		;
 	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	cgroup_remove(&sb->cg);
+	bury(sb->pid, &sb->cg);
 	free(sb);
 }
 
@@ -896,8 +932,9 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 {
 	struct buf sbuf;
 	int64_t t0 = now_mono_ms(), hard;
-	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, dropped = 0, ws, rc = -1;
+	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, dropped = 0, rc = -1;
 
+	sandbox_reap(0);
 	memset(res, 0, sizeof *res);
 	buf_init(&res->out);
 	buf_init(&res->err);
@@ -955,9 +992,6 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 			}
 		}
 	}
-	while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	sb->pid = 0;
 	if (res->error[0])
 		goto out;
 	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
@@ -966,8 +1000,7 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 		goto out;
 	}
 	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
-		snprintf(res->error, sizeof res->error,
-		    "the sandbox's init ended without a status (wait status %d)", ws);
+		snprintf(res->error, sizeof res->error, "the sandbox's init ended without a status");
 		goto out;
 	}
 	{
@@ -1008,16 +1041,14 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 	rc = 0;
 out:
 	buf_free(&sbuf);
-	if (sb->pid > 0) {
+	/* Every pipe is at EOF: the job and all it started are gone. Init
+	 * is exiting; reap it later. */
+	if (rc < 0)
 		kill(sb->pid, SIGKILL);
-		while (waitpid(sb->pid, &ws, 0) < 0 && errno == EINTR)
-			;
-		sb->pid = 0;
-	}
 	for (int *fd = &sb->ctl; fd <= &sb->st; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	cgroup_remove(&sb->cg);
+	bury(sb->pid, &sb->cg);
 	free(sb);
 	if (rc < 0)
 		res->status = SB_INTERNAL_ERROR;

@@ -101,6 +101,9 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sand
  * the sandbox can serve the next, -1 when the sandbox must be discarded. */
 int sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
     struct sandbox_result *res);
+/* Reaps finished sandboxes' inits and removes their cgroups; block waits
+ * for all of them (before the slot exits). */
+void sandbox_reap(int block);
 /* Ends a prepared sandbox that will not be used. */
 void sandbox_discard(struct sandbox *sb);
 void sandbox_result_free(struct sandbox_result *res);
