@@ -12,7 +12,7 @@
 #include "common/util.h"
 
 int
-jobs_push(struct job *jobs, size_t n, struct response *resp)
+jobs_push(struct job *jobs, size_t n, int batch, struct response *resp)
 {
 	size_t nargs = 2 + 4 * n + 3, k = 0;
 	const char **argv = xcalloc(nargs, sizeof *argv);
@@ -65,7 +65,7 @@ jobs_push(struct job *jobs, size_t n, struct response *resp)
 	} else if (r->element[0]->integer == -3) {
 		size_t i = r->elements > 1 ? (size_t)r->element[1]->integer - 1 : 0;
 		char where[40] = "";
-		if (n > 1)
+		if (batch)
 			snprintf(where, sizeof where, "jobs[%zu]: ", i);
 		http_error(resp, ERR_NO_SESSION,
 		    "%ssession '%s' does not exist; create it with /write_file first", where,
@@ -295,7 +295,8 @@ job_from_element(struct json_object *obj, struct job *j, const char *where,
 	int rc;
 
 	if (!json_object_is_type(obj, json_type_object)) {
-		http_error(resp, ERR_VALIDATION, "%s must be an object", where);
+		http_error(resp, ERR_VALIDATION, "%.*s must be an object",
+		    (int)(strlen(where) > 2 ? strlen(where) - 2 : 0), where);
 		return -1;
 	}
 	if (jx_string(obj, "kind", 1, &kind, NULL, &e) < 0) {
@@ -310,8 +311,10 @@ job_from_element(struct json_object *obj, struct job *j, const char *where,
 		http_error(resp, ERR_VALIDATION, "%sfield 'kind' must be 'run' or 'evaluate'", where);
 		return -1;
 	}
-	if (rc == 1) /* an unknown language is answered at once, not queued */
+	if (rc == 1) { /* an unknown language is answered at once, not queued */
 		http_error(resp, ERR_VALIDATION, "%sfield 'language' names no known language", where);
+		return -1;
+	}
 	if (rc != 0 && where[0]) {
 		/* name the element in the detail the request builder wrote */
 		struct json_object *b = json_tokener_parse(resp->body), *d, *c;
@@ -359,7 +362,7 @@ jobs_create(struct request *req, struct response *resp)
 			where, resp) < 0)
 			goto out;
 	}
-	if (jobs_push(jobs, n, resp) < 0)
+	if (jobs_push(jobs, n, list != NULL, resp) < 0)
 		goto out;
 	o = json_object_new_object();
 	if (list == NULL) {
@@ -401,9 +404,10 @@ jobs_get(struct request *req, struct response *resp)
 	if (http_query_param(req->query, "wait", &w, &wlen) == 1) {
 		char *end;
 		wait_s = strtod(w, &end);
-		if (*end != '\0' || wait_s < 0 || wait_s > 600) {
+		/* nginx gives up on a request after 360 s */
+		if (*end != '\0' || wait_s < 0 || wait_s > 300) {
 			free(w);
-			http_error(resp, ERR_VALIDATION, "parameter 'wait' must be 0 to 600 seconds");
+			http_error(resp, ERR_VALIDATION, "parameter 'wait' must be 0 to 300 seconds");
 			return;
 		}
 	}
@@ -467,7 +471,7 @@ jobs_run_sync(struct job *j, struct response *resp)
 	char *body, *text;
 	size_t blen, tlen;
 
-	if (jobs_push(j, 1, resp) < 0)
+	if (jobs_push(j, 1, 0, resp) < 0)
 		return;
 	body = jobs_wait(j->id, job_wait_s(j), &blen, resp);
 	if (body == NULL)

@@ -8,10 +8,11 @@
 #include "api/http.h"
 #include "common/job.h"
 
-/* Pushes n jobs on the queue, all or none. A /run job whose session does
+/* Pushes n jobs on the queue, all or none (batch: they came as a list, and
+ * errors name the element). A /run job whose session does
  * not exist is ERR_NO_SESSION. Returns 0, or -1 with resp set (429, 503,
  * 400). */
-int jobs_push(struct job *jobs, size_t n, struct response *resp);
+int jobs_push(struct job *jobs, size_t n, int batch, struct response *resp);
 /* Waits up to wait_s for job_id's result. Returns the result body as
  * malloc'd JSON text (a JSON object, *blen bytes) when the job succeeded;
  * NULL with resp set otherwise, including 504 on timeout. */

@@ -310,7 +310,7 @@ repl_rename_file(struct request *req, struct response *resp)
 {
 	struct json_object *obj = http_body_json(req, resp), *o;
 	const char *id;
-	char *from = NULL, *to = NULL, key[200], ttl[32];
+	char *from = NULL, *to = NULL, key[200], ttl[32], maxf[32];
 	size_t flen, tlen;
 	redisReply *r;
 
@@ -321,10 +321,11 @@ repl_rename_file(struct request *req, struct response *resp)
 		goto out;
 	sess_key(key, sizeof key, id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.session_ttl_s);
+	snprintf(maxf, sizeof maxf, "%lld", (long long)cfg.session_max_files);
 	{
-		const char *argv[] = {key, from, to, ttl};
-		size_t lens[] = {strlen(key), flen, tlen, strlen(ttl)};
-		r = store_script(SCRIPT_SESS_RENAME, 1, 4, argv, lens);
+		const char *argv[] = {key, from, to, ttl, maxf};
+		size_t lens[] = {strlen(key), flen, tlen, strlen(ttl), strlen(maxf)};
+		r = store_script(SCRIPT_SESS_RENAME, 1, 5, argv, lens);
 	}
 	if (r == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");

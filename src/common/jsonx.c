@@ -205,6 +205,11 @@ jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e)
 			goto fail;
 		}
 	}
+	if (obj == NULL) {
+		/* the text was JSON null */
+		snprintf(e->detail, sizeof e->detail, "the body is null, not a JSON object");
+		goto fail;
+	}
 	json_tokener_free(tok);
 	return obj;
 fail:

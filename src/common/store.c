@@ -89,9 +89,9 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"redis.call('EXPIRE', k, ARGV[2])\n"
 	"return 1\n",
 
-    /* SESS_RENAME KEYS: sess  ARGV: old new ttl -> 1, 0 (no such file), -1
-     * (no session), or an error "conflict <path>" / "isdir <path>" /
-     * "inside <path>" */
+    /* SESS_RENAME KEYS: sess  ARGV: old new ttl max_files -> 1, 0 (no such
+     * file), -1 (no session), or an error "conflict <path>" / "isdir
+     * <path>" / "inside <path>" / "too_large dirs" */
     [SCRIPT_SESS_RENAME] =
 	"local k, o, p = KEYS[1], ARGV[1], ARGV[2]\n"
 	"if redis.call('EXISTS', k) == 0 then return -1 end\n"
@@ -100,12 +100,13 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"if o == p then redis.call('EXPIRE', k, ARGV[3]) return 1 end\n"
 	"local isdir = string.sub(v, 1, 1) == 'd'\n"
 	"if isdir and string.sub(p, 1, #o + 1) == o .. '/' then return redis.error_reply('inside ' .. p) end\n"
-	"local i = 1\n"
+	"local i, missing = 1, 0\n"
 	"while true do\n"
 	"  local s = string.find(p, '/', i, true)\n"
 	"  if not s then break end\n"
 	"  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
 	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. string.sub(p, 1, s - 1)) end\n"
+	"  if not t then missing = missing + 1 end\n"
 	"  i = s + 1\n"
 	"end\n"
 	"local old = redis.call('HGET', k, p)\n"
@@ -113,6 +114,7 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
 	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
 	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+	"if nd + missing > tonumber(ARGV[4]) + 2048 then return redis.error_reply('too_large dirs') end\n"
 	"local function gone(val)\n"
 	"  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 end\n"
 	"end\n"

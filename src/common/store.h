@@ -4,7 +4,9 @@
  * "evald:"):
  *
  *   sess:{id}        hash  rel_path -> type byte + data; "\0b" total bytes,
- *                          "\0n" file count; TTL renewed on every use
+ *                          "\0n" files and links, "\0d" directories;
+ *                          TTL renewed on every use
+ *   latency          hash  job latency histogram: bucket -> count, sum_ms
  *   queue            list  job JSON, LPUSH by the API, BLMOVE'd by executors
  *   proc:{eid}:{n}   list  jobs slot n of executor eid is working on
  *   alive            zset  executor id -> lease expiry (ms since epoch)

@@ -265,10 +265,16 @@ class Client:
         return a
 
     def collect(self, job_id, deadline, wait=20):
+        """deadline: a monotonic time, or a function returning one."""
+        until = deadline if callable(deadline) else (lambda: deadline)
+        return self._collect(job_id, until, wait)
+
+    def _collect(self, job_id, until, wait):
         """GET /jobs/{id}?wait= until done or error (or deadline), riding out
         502/503 and broken connections. Returns the final answer or None."""
-        while time.monotonic() < deadline:
-            w = max(1, min(wait, int(deadline - time.monotonic())))
+        seen_error = None
+        while time.monotonic() < until():
+            w = max(1, min(wait, int(until() - time.monotonic())))
             try:
                 r = self.s.get("%s/jobs/%s" % (self.url, job_id), params={"wait": w},
                                timeout=w + 30)
@@ -344,7 +350,7 @@ class Load:
     in the end whatever faults happen."""
 
     def __init__(self, url, ledger, sessions, plan, clients=6, collectors=4,
-                 deadline_s=600):
+                 deadline_s=600, collect_grace_s=60):
         self.url = url
         self.ledger = ledger
         self.sessions = sessions
@@ -355,6 +361,9 @@ class Load:
         self.clients = clients
         self.collectors = collectors
         self.deadline = time.monotonic() + deadline_s
+        # Once every job is submitted, results must come within this.
+        self.collect_grace_s = collect_grace_s
+        self.collect_deadline = self.deadline
         self.ids = []
         self.ids_cv = threading.Condition()
         self.submitting = True
@@ -365,6 +374,13 @@ class Load:
         """Share of the plan's jobs acknowledged so far (0..1)."""
         with self.plan_lock:
             return self.done_jobs / float(self.total_jobs or 1)
+
+    def _guard(self, fn):
+        try:
+            fn()
+        except Exception:           # a bug in the load itself: say so
+            import traceback
+            self.ledger.problem("load thread died: %s" % traceback.format_exc())
 
     def _client(self):
         c = Client(self.url, self.ledger, self.sessions)
@@ -404,14 +420,15 @@ class Load:
                 if not self.ids:
                     return
                 jid = self.ids.pop(0)
-            b = c.collect(jid, self.deadline)
+            b = c.collect(jid, lambda: self.collect_deadline)
             with self.ledger.lock:
                 self.ledger.collected[jid] = b
 
     def start(self):
         for _ in range(self.clients):
-            self.threads.append(threading.Thread(target=self._client, daemon=True))
-        self.coll = [threading.Thread(target=self._collector, daemon=True)
+            self.threads.append(threading.Thread(target=self._guard, args=(self._client,),
+                                                 daemon=True))
+        self.coll = [threading.Thread(target=self._guard, args=(self._collector,), daemon=True)
                      for _ in range(self.collectors)]
         for t in self.threads + self.coll:
             t.start()
@@ -420,11 +437,12 @@ class Load:
     def wait(self):
         for t in self.threads:
             t.join(max(1, self.deadline - time.monotonic()))
+        self.collect_deadline = min(self.deadline, time.monotonic() + self.collect_grace_s)
         with self.ids_cv:
             self.submitting = False
             self.ids_cv.notify_all()
         for t in self.coll:
-            t.join(max(1, self.deadline - time.monotonic() + 60))
+            t.join(max(1, self.collect_deadline - time.monotonic() + 60))
         self.finished.set()
         with self.plan_lock:
             left = len(self.plan)
@@ -647,7 +665,7 @@ def wait_drained(r, timeout=90):
         time.sleep(0.2)
 
 
-def verify(st, ledger, drain_timeout=120):
+def verify(st, ledger, drain_timeout=60):
     """The end-of-run accounting. Returns (report dict, [problems])."""
     r = stacklib.Redis(st.redis_port, timeout=10)
     problems = list(ledger.problems)
@@ -659,7 +677,7 @@ def verify(st, ledger, drain_timeout=120):
 
     # Every job Redis knows of must have its result (wait a little for the
     # last ones: a drained queue can still have a job being published).
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 10
     while True:
         job_ids = {k.decode().split(":", 2)[2] for k in scan(r, "evald:job:*")}
         res_ids = {k.decode().split(":", 2)[2] for k in scan(r, "evald:res:*")}

@@ -19,7 +19,7 @@ def test_mixed_load_survives_faults(chaos_stack):
     sessions = faultload.make_sessions(st.url, 6)
     plan = faultload.make_plan(JOBS, batch_size=20)
     load = faultload.Load(st.url, ledger, sessions, plan, clients=6, collectors=4,
-                          deadline_s=240)
+                          deadline_s=240, collect_grace_s=45)
     sampler = faultload.Sampler(st, ledger, slots=2).start()
     faults = faultload.Faults(st, ledger, load, kill_every=(0.3, 1.2),
                               restart_after=(0.0, 1.0), api_at=0.2, redis_at=0.45,
@@ -31,7 +31,7 @@ def test_mixed_load_survives_faults(chaos_stack):
     sampler.join()
     assert faults.error is None, faults.error
 
-    report, problems = faultload.verify(st, ledger)
+    report, problems = faultload.verify(st, ledger, drain_timeout=30)
     report["api_worker_respawn_s"] = faults.api_respawn_s
     report["max_jobs_in_one_processing_list"] = sampler.max_in_proc
     print(json.dumps(report, indent=1, sort_keys=True))

@@ -6,8 +6,8 @@
  *     (plus the lax numbers json-c's strict mode lets through: "00", "-01",
  *     "1.", "-.5", see number()), in valid UTF-8, never nested deeper than the
  *     limit; and whenever the reader finds strict JSON of lesser depth,
- *     jx_parse accepts it (numbers json-c cannot hold and top-level scalars
- *     aside, see ref_json);
+ *     jx_parse accepts it (numbers json-c cannot hold and some top-level
+ *     scalars aside, see ref_json);
  *   - on failure jx_parse returns NULL with a sentence in the error (the
  *     buffer is poisoned first, so "left unset" is caught);
  *   - a parsed object or array serialises (jx_text) to valid UTF-8 that
@@ -223,21 +223,26 @@ value(struct rd *r)
 }
 
 /* 1 when s is one JSON text by RFC 8259 (UTF-8 aside) or json-c's lax
- * numbers; *strict says it is RFC 8259 alone. *num_ok is also cleared for
- * a text that is a bare scalar running to the last byte ("2", "true"):
- * given a length, json-c waits for more and jx_parse says the body "ends
- * early" (a top-level scalar is never a valid request or job anyway). */
+ * numbers; *strict says it is RFC 8259 alone. *must says jx_parse has to
+ * accept it when it is strict, valid UTF-8 and not too deep: not when a
+ * number is out of json-c's range, nor for a bare scalar running to the
+ * last byte ("2", "true": given a length, json-c waits for more and
+ * jx_parse says the body "ends early"), nor for a top-level null (which has
+ * no object to return). None of those is a valid request or job. */
 static int
-ref_json(const uint8_t *s, size_t len, int *max_depth, int *num_ok, int *strict)
+ref_json(const uint8_t *s, size_t len, int *max_depth, int *must, int *strict)
 {
 	struct rd r = {.s = s, .len = len, .num_ok = 1};
 	int ok = value(&r) && r.i == len;
+	size_t first = 0;
 
+	while (first < len && strchr(" \t\r\n", s[first]) && s[first])
+		first++;
 	*max_depth = r.max_depth;
-	*num_ok = r.num_ok;
+	*must = r.num_ok;
 	*strict = ok && !r.lax;
-	if (ok && r.max_depth == 0 && !strchr(" \t\r\n", s[len - 1]))
-		*num_ok = 0;
+	if (ok && r.max_depth == 0 && (!strchr(" \t\r\n", s[len - 1]) || s[first] == 'n'))
+		*must = 0;
 	return ok;
 }
 
@@ -404,7 +409,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_object *obj;
 	struct jx_err e;
-	int depth, num_ok, strict, ok = ref_json(data, size, &depth, &num_ok, &strict);
+	int depth, must, strict, ok = ref_json(data, size, &depth, &must, &strict);
 	int utf8 = fuzz_utf8_ok(data, size);
 
 	poison(&e);
@@ -414,7 +419,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * so a NULL without a sentence (as for the text "null") leaves
 		 * them printing an uninitialised buffer. */
 		check_sentence(&e, "jx_parse");
-		FUZZ_CHECK(!(strict && utf8 && num_ok && depth < DEPTH),
+		FUZZ_CHECK(!(strict && utf8 && must && depth < DEPTH),
 		    "jx_parse rejected valid JSON (depth %d): %s", depth, e.detail);
 	} else {
 		FUZZ_CHECK(utf8, "jx_parse accepted invalid UTF-8");

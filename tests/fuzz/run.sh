@@ -15,6 +15,11 @@
 # Environment: CC (default clang), FUZZ_BUILD_DIR, FUZZ_JOBS (parallel
 # compiles, default 2), FUZZ_TARGETS (a space-separated subset, e.g.
 # "fuzz_json io_input"), FUZZ_ARGS (extra libFuzzer flags).
+#
+# Flag and file lists are split on purpose (CFLAGS, $units), CFLAGS carries
+# literal quotes for C string macros, and the sh -c scripts expand their own
+# variables:
+# shellcheck disable=SC2086,SC2016,SC2089,SC2090
 set -euo pipefail
 
 SECONDS_PER_TARGET=${1:-15}
@@ -27,7 +32,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$HERE/build}
 CC=${CC:-clang}
 JOBS=${FUZZ_JOBS:-2}
-PY=${PYTHON:-python3}
+# The interpreter the sandbox runs the harness with (config key "python").
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=python3
 
 ALL_TARGETS="fuzz_json fuzz_path fuzz_job fuzz_workdir fuzz_base64 fuzz_query io_input"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
@@ -75,19 +82,26 @@ toolchain_ok() {
 	return $rc
 }
 
+# Builds the C targets of $TARGETS into $BUILD. Returns 0 or 1.
 build() {
-	local obj=$BUILD/obj stamp=$BUILD/.stamp flags
+	local obj=$BUILD/obj stamp=$BUILD/.stamp flags missing=0 t s
 	flags="$CC $CFLAGS $PKGCFLAGS $PKGLIBS"
 	mkdir -p "$obj"
-	# Rebuild everything when any C source or header changed, or the flags.
-	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$flags" ] &&
+	for t in $TARGETS; do
+		if [ "$t" != io_input ] && [ ! -x "$BUILD/$t" ]; then
+			missing=1
+		fi
+	done
+	# Rebuild everything when a target is missing, any C source or header
+	# changed, or the flags did.
+	if [ "$missing" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$flags" ] &&
 		[ -z "$(find "$ROOT/src" "$HERE" -path "$BUILD" -prune -o \
 			\( -name '*.[ch]' -newer "$stamp" \) -print -quit)" ]; then
 		return 0
 	fi
-	echo "building fuzz targets in ${BUILD#$ROOT/}"
+	echo "building fuzz targets in ${BUILD#"$ROOT"/}"
 	rm -f "$stamp"
-	local units="common/util common/log" t s
+	local units="common/util common/log"
 	for t in $TARGETS; do
 		[ "$t" = io_input ] && continue
 		units="$units $(sources_of "$t")"
@@ -96,7 +110,7 @@ build() {
 	# Library code: instrumented for coverage, without libFuzzer's main.
 	printf '%s\n' $units | xargs -P "$JOBS" -I{} sh -c '
 		$CC $CFLAGS $PKGCFLAGS -fsanitize=fuzzer-no-link -c "$ROOT/src/$1.c" \
-			-o "$BUILD/obj/$(echo "$1" | tr / _).o"' sh {}
+			-o "$BUILD/obj/$(echo "$1" | tr / _).o"' sh {} || return 1
 	for t in $TARGETS; do
 		[ "$t" = io_input ] && continue
 		local objs=""
@@ -107,7 +121,7 @@ build() {
 	done | xargs -P "$JOBS" -L1 sh -c '
 		t=$1; shift
 		$CC $CFLAGS $PKGCFLAGS -fsanitize=fuzzer "$HERE/$t.c" "$@" \
-			$PKGLIBS -lm -o "$BUILD/$t"' sh
+			$PKGLIBS -lm -o "$BUILD/$t"' sh || return 1
 	echo "$flags" >"$stamp"
 }
 
@@ -121,9 +135,10 @@ run_target() {
 		cp "$HERE/crashes/$t/"* "$dir/corpus/"
 	fi
 	local dict=()
-	[ -f "$HERE/dict/$t.dict" ] && dict=(-dict="$HERE/dict/$t.dict")
+	if [ -f "$HERE/dict/$t.dict" ]; then
+		dict=(-dict="$HERE/dict/$t.dict")
+	fi
 	echo "== $t (${SECONDS_PER_TARGET}s)"
-	# shellcheck disable=SC2086
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		"$BUILD/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 \
@@ -152,7 +167,9 @@ run_target() {
 			[ -f "$a" ] || continue
 			known=""
 			for k in "$HERE/crashes/$t"/*; do
-				[ -f "$k" ] && cmp -s "$a" "$k" && known=$k
+				if [ -f "$k" ] && cmp -s "$a" "$k"; then
+					known=$k
+				fi
 			done
 			if [ -n "$known" ]; then
 				echo "   a kept crash still reproduces: ${known#"$ROOT"/}"
@@ -192,7 +209,11 @@ run_python() {
 cd "$ROOT"
 start=$(date +%s)
 NEED_C=0
-for t in $TARGETS; do [ "$t" != io_input ] && NEED_C=1; done
+for t in $TARGETS; do
+	if [ "$t" != io_input ]; then
+		NEED_C=1
+	fi
+done
 if [ "$NEED_C" = 1 ]; then
 	if ! toolchain_ok; then
 		echo "fuzz: $CC with libFuzzer is missing:" \
@@ -202,7 +223,10 @@ if [ "$NEED_C" = 1 ]; then
 	PKGCFLAGS=$(pkg-config --cflags $PKGS)
 	PKGLIBS=$(pkg-config --libs $PKGS)
 	export CC CFLAGS PKGCFLAGS PKGLIBS HERE BUILD ROOT
-	build
+	if ! build; then
+		echo "fuzz: the build failed" >&2
+		exit 1
+	fi
 fi
 
 FAILED=0
