@@ -216,14 +216,20 @@ main(int argc, char **argv)
 	}
 	if (preflight(err, sizeof err) < 0)
 		fatalx("refusing to start: the sandbox cannot be built: %s", err);
+	if (runner_probe(err, sizeof err) < 0)
+		fatalx("refusing to start: %s%s", err,
+		    cfg.sandbox_zygote ? " (if nested user namespaces are refused here, set "
+					 "sandbox_zygote = no)"
+				       : "");
 	if (want_self_test)
 		return self_test();
 	if (test_only) {
 		printf("sandbox ok: user, pid, network, mount, ipc and uts namespaces; "
 		       "pivot_root into a read-only root; rlimits; no_new_privs; no capabilities; "
-		       "seccomp (%d rules); %s\n",
+		       "seccomp (%d rules); %s; a probe evaluation passed%s\n",
 		    filter_rule_count(), cgroup_active() ? "cgroup memory and pids limits"
-							  : "no cgroup (rlimits stand in)");
+							  : "no cgroup (rlimits stand in)",
+		    cfg.sandbox_zygote ? " through a zygote" : "");
 		return 0;
 	}
 	if (cfg.executor_id && *cfg.executor_id)

@@ -443,7 +443,7 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 	char why[300];
 	int raw_ok = 0;
 
-	if (session_fetch(j->session, &files, &nfiles) < 0) {
+	if (j->session != NULL && session_fetch(j->session, &files, &nfiles) < 0) {
 		*status = "internal_error";
 		return job_envelope_error("unavailable", "the store failed while reading the session",
 		    len);
@@ -468,18 +468,14 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 	spec.output_max = 0;
 	if (zyg != NULL) {
 		int rc = sandbox_zygote_exec(zyg, &spec, &res);
-		if (rc < 0) {
-			/* The zygote is gone or wedged: the next job gets a new one,
-			 * this one runs in a one-shot sandbox. */
-			log_warnx("zygote sandbox: %s; replacing it", res.error);
-			sandbox_discard(zyg);
-			zyg = NULL;
-			sandbox_result_free(&res);
-		} else {
-			if (rc == 1)
-				log_warnx("zygote sandbox: %s", res.error);
+		if (rc == 0)
 			goto ran;
-		}
+		/* The zygote (or the job's supervisor) failed: this job runs in a
+		 * one-shot sandbox and the next gets a new zygote. */
+		log_warnx("zygote sandbox: %s; replacing it", res.error);
+		sandbox_discard(zyg);
+		zyg = NULL;
+		sandbox_result_free(&res);
 	}
 	if (run_in(&ready_eval, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
@@ -524,6 +520,39 @@ out:
 	sandbox_result_free(&res);
 	sb_files_free(files, nfiles);
 	return job_envelope_ok(body, len);
+}
+
+int
+runner_probe(char *err, size_t errlen)
+{
+	static const char req[] = "[{\"input\": \"a=2, b=3\", \"output\": \"5\"}]";
+	struct jx_err e;
+	struct job j;
+	char *env;
+	size_t len;
+	const char *status;
+	int ok;
+
+	memset(&j, 0, sizeof j);
+	memcpy(j.id, "00000000-0000-0000-0000-000000000000", JOB_ID_LEN + 1);
+	j.kind = JOB_EVALUATE;
+	j.session = NULL; /* no session: the probe needs no Redis */
+	j.code = "def add(a, b):\n    return a + b\n";
+	j.code_len = strlen(j.code);
+	j.entry_point = "add";
+	j.language = "python";
+	j.io_cases = jx_parse(req, sizeof req - 1, 8, &e);
+	j.case_timeout_s = 10;
+	j.case_memory_mb = 256;
+	runner_prepare(0);
+	env = evaluate_job(&j, 0, &len, &status);
+	ok = strstr(env, "\"passed\":true") != NULL;
+	if (!ok)
+		snprintf(err, errlen, "a probe evaluation did not pass: %.200s", env);
+	free(env);
+	json_object_put(j.io_cases);
+	runner_discard();
+	return ok ? 0 : -1;
 }
 
 char *

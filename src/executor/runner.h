@@ -14,6 +14,9 @@ void runner_init(void);
 void runner_prepare(int slot);
 /* Ends them (before the slot exits). */
 void runner_discard(void);
+/* Runs one evaluation end to end (zygote or one-shot, as configured).
+ * Returns 0 when it passed, else -1 with err set. */
+int runner_probe(char *err, size_t errlen);
 /* Runs j in slot's sandbox. Returns the malloc'd result envelope; *status is
  * set to the verdict's name for metrics. */
 char *runner_run(const struct job *j, int slot, size_t *len, const char **status);

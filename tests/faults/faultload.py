@@ -64,10 +64,11 @@ def new_token(kind):
 JOB_SLEEP = {"evaluate": 0.02, "run": 0.2}
 
 
-def eval_fields(tok):
+def eval_fields(tok, sleep=None):
     """An evaluation whose one case passes only by returning tok."""
+    sleep = JOB_SLEEP["evaluate"] if sleep is None else sleep
     return {"code": "import time\n\ndef f(x):\n    time.sleep(%s)\n"
-                    "    return %r if x == 1 else None\n" % (JOB_SLEEP["evaluate"], tok),
+                    "    return %r if x == 1 else None\n" % (sleep, tok),
             "entry_point": "f",
             "io_cases": [{"input": "1", "output": repr(tok)}]}
 
@@ -176,9 +177,10 @@ def _json(r):
 class Client:
     """One client thread's HTTP session to nginx."""
 
-    def __init__(self, url, ledger, sessions, timeout=60):
+    def __init__(self, url, ledger, sessions, timeout=60, headers=None):
         self.url = url
         self.s = requests.Session()
+        self.s.headers.update(headers or {})
         self.ledger = ledger
         self.sessions = sessions
         self.timeout = timeout
@@ -204,7 +206,7 @@ class Client:
                                     % (method, path, r.status_code, r.text[:200]))
         return r, b
 
-    def batch(self, n, run_share=0.2):
+    def batch(self, n, run_share=0.2, eval_sleep=None):
         """POST /jobs with n jobs, mostly evaluations. Returns the attempt."""
         toks, jobs = [], []
         for _ in range(n):
@@ -213,7 +215,7 @@ class Client:
                 jobs.append(dict(run_fields(t, random.choice(self.sessions)), kind="run"))
             else:
                 t = new_token("evaluate")
-                jobs.append(dict(eval_fields(t), id="s-" + t, kind="evaluate"))
+                jobs.append(dict(eval_fields(t, eval_sleep), id="s-" + t, kind="evaluate"))
             toks.append(t)
         a = Attempt("POST /jobs batch", toks)
         got = self._send(a, "POST", "/jobs", {"jobs": jobs})
@@ -309,9 +311,10 @@ class Client:
         return None
 
 
-def make_sessions(url, n):
+def make_sessions(url, n, headers=None):
     """n sessions (with one file each) for run jobs; created before faults."""
     s = requests.Session()
+    s.headers.update(headers or {})
     out = []
     for _ in range(n):
         sid = "run-" + uuid.uuid4().hex
@@ -350,7 +353,7 @@ class Load:
     in the end whatever faults happen."""
 
     def __init__(self, url, ledger, sessions, plan, clients=6, collectors=4,
-                 deadline_s=600, collect_grace_s=60):
+                 deadline_s=600, collect_grace_s=60, thread_init=None, headers=None):
         self.url = url
         self.ledger = ledger
         self.sessions = sessions
@@ -364,6 +367,10 @@ class Load:
         # Once every job is submitted, results must come within this.
         self.collect_grace_s = collect_grace_s
         self.collect_deadline = self.deadline
+        # Called first in every thread of the load (the multi-host test
+        # moves each into the client's network namespace).
+        self.thread_init = thread_init
+        self.headers = headers
         self.ids = []
         self.ids_cv = threading.Condition()
         self.submitting = True
@@ -377,13 +384,15 @@ class Load:
 
     def _guard(self, fn):
         try:
+            if self.thread_init:
+                self.thread_init()
             fn()
         except Exception:           # a bug in the load itself: say so
             import traceback
             self.ledger.problem("load thread died: %s" % traceback.format_exc())
 
     def _client(self):
-        c = Client(self.url, self.ledger, self.sessions)
+        c = Client(self.url, self.ledger, self.sessions, headers=self.headers)
         while time.monotonic() < self.deadline:
             with self.plan_lock:
                 if not self.plan:
@@ -412,7 +421,7 @@ class Load:
                 time.sleep(random.uniform(0.1, 0.4))
 
     def _collector(self):
-        c = Client(self.url, self.ledger, self.sessions)
+        c = Client(self.url, self.ledger, self.sessions, headers=self.headers)
         while True:
             with self.ids_cv:
                 while not self.ids and self.submitting:
@@ -665,9 +674,10 @@ def wait_drained(r, timeout=90):
         time.sleep(0.2)
 
 
-def verify(st, ledger, drain_timeout=60):
-    """The end-of-run accounting. Returns (report dict, [problems])."""
-    r = stacklib.Redis(st.redis_port, timeout=10)
+def verify(st, ledger, drain_timeout=60, redis=None):
+    """The end-of-run accounting. Returns (report dict, [problems]).
+    redis: a client to use instead of one to st's Redis on loopback."""
+    r = redis or stacklib.Redis(st.redis_port, timeout=10)
     problems = list(ledger.problems)
     q, procs = wait_drained(r, drain_timeout)
     if q:
@@ -818,7 +828,8 @@ def verify(st, ledger, drain_timeout=60):
         "statuses": {"%s %s" % k: v for k, v in sorted(ledger.statuses.items(),
                                                        key=lambda kv: str(kv[0]))},
     }
-    r.close()
+    if redis is None:
+        r.close()
     return report, problems
 
 
