@@ -1,6 +1,6 @@
 """Fixtures of the fault tests: private stacks on loopback that the tests
-kill parts of (executors, API workers, redis-server), and helpers to find
-which executor holds a job.
+kill parts of (executors, API workers, redis-server). The load, the fault
+injector, the accounting and the helpers are in faultload.py.
 
 A stack's directory (configs, one log per component, Redis's AOF) is removed
 after the run when every test passed; otherwise it is kept and its path
@@ -52,26 +52,20 @@ def chaos_stack(request):
     _finish(request, st)
 
 
-# The small stack: two executors of two slots, a queue of at most 8 jobs,
-# lease 1.5 s, two tries, debug logs (each job's id and verdict per
-# executor), a 5 s margin for synchronous routes.
-SMALL_OVERRIDES = {
-    "anonymous": "repl,jobs,ops",
-    "lease_ms": 1500,
-    "job_max_tries": 2,
-    "executor_slots": 2,
-    "queue_max_depth": 8,
-    "job_wait_margin_s": 5,
-    "run_timeout_default_s": 10,
-    "run_timeout_max_s": 60,
-    "case_timeout_s": 2,
-    "log_level": "debug",
-}
+@pytest.fixture(scope="module")
+def small_stack(request):
+    """Two executors of two slots, queue of 8, lease 1.5 s, two tries."""
+    st = _start("small", executors=2, api_workers=8, overrides=dict(faultload.SMALL_OVERRIDES))
+    yield st
+    _finish(request, st)
 
 
 @pytest.fixture(scope="module")
-def small_stack(request):
-    st = _start("small", executors=2, api_workers=8, overrides=dict(SMALL_OVERRIDES))
+def redis_stack(request):
+    """One executor; Redis gets restarted (and slowed down) by the tests."""
+    st = _start("redis", executors=1, api_workers=8,
+                overrides={"anonymous": "repl,jobs,ops", "lease_ms": 1500,
+                           "log_level": "debug"})
     yield st
     _finish(request, st)
 

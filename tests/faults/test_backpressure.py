@@ -7,9 +7,7 @@ import uuid
 import requests
 
 import faultload
-from conftest import SMALL_OVERRIDES
-from test_requeue import new_session
-from test_drain import collect_all
+from faultload import SMALL_OVERRIDES, collect_all, new_session
 
 DEPTH = SMALL_OVERRIDES["queue_max_depth"]
 SLOTS = 2 * SMALL_OVERRIDES["executor_slots"]     # two executors

@@ -10,30 +10,7 @@ import uuid
 import requests
 
 import faultload
-from test_requeue import in_thread, new_session
-
-
-def collect_all(st, ids, wait=30):
-    out = {}
-    for jid in ids:
-        r = requests.get("%s/jobs/%s" % (st.url, jid), params={"wait": wait}, timeout=wait + 30)
-        assert r.status_code == 200, r.text
-        out[jid] = r.json()
-    return out
-
-
-def read_from(path, offset):
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read().decode(errors="replace")
-
-
-def batch_of_evals(st, n):
-    toks = ["e-" + uuid.uuid4().hex for _ in range(n)]
-    jobs = [dict(faultload.eval_fields(t), id="s-" + t, kind="evaluate") for t in toks]
-    r = requests.post(st.url + "/jobs", json={"jobs": jobs}, timeout=30)
-    assert r.status_code == 202, r.text
-    return dict(zip(r.json()["job_ids"], toks))
+from faultload import batch_of_evals, collect_all, in_thread, new_session, read_from
 
 
 def test_sigterm_executor_finishes_its_job_and_takes_no_new_one(small_stack):
@@ -100,15 +77,18 @@ def test_sigterm_api_finishes_the_request_in_flight(small_stack):
         timeout=60))
     faultload.find_holder(st, tok)       # the request is in flight
     t0 = time.monotonic()
-    st.stop_api(signal.SIGTERM)          # returns when evald-api has exited
-    stopped_after = time.monotonic() - t0
-    r, took = join()
-    assert r.status_code == 200, r.text
-    assert r.json()["stdout"] == "%s done\n" % tok, r.text
-    # With evald-api gone nginx answers 502 {detail, code}.
-    r = requests.get(st.url + "/healthz", timeout=10)
-    assert r.status_code == 502 and r.json().get("code") and r.json().get("detail"), r.text
-    st.start_api()
+    try:
+        st.stop_api(signal.SIGTERM)      # returns when evald-api has exited
+        stopped_after = time.monotonic() - t0
+        r, took = join()
+        assert r.status_code == 200, r.text
+        assert r.json()["stdout"] == "%s done\n" % tok, r.text
+        # With evald-api gone nginx answers 502 {detail, code}.
+        r = requests.get(st.url + "/healthz", timeout=10)
+        assert r.status_code == 502 and r.json().get("code") and r.json().get("detail"), r.text
+    finally:
+        if "api" not in st.procs:
+            st.start_api()
     deadline = time.monotonic() + 15
     while True:
         r = requests.post(st.url + "/run", json={"id": sid, "cmd": "echo back"}, timeout=30)

@@ -339,7 +339,7 @@ class Stack:
     <repo>/www by default.
     """
 
-    def __init__(self, dir, http_port=None, executors=2, api_workers=8,
+    def __init__(self, dir, http_port=None, executors=2, api_workers=16,
                  overrides=None, redis_port=None, root=None, log_level=None,
                  static_root=None):
         self.dir = Path(dir).resolve()
@@ -461,6 +461,14 @@ class Stack:
                 raise StackError("%s must contain %r exactly once (found %d)"
                                  % (SITE_TEMPLATE, old, site.count(old)))
             site = site.replace(old, new)
+        # Kept FastCGI connections pin API workers (see nginx/evald.conf):
+        # a stack with few workers goes without, rather than stall.
+        if self.api_workers < 2 * 2 * 4 + 8:
+            for line in ("    keepalive 4;\n", "    keepalive_timeout 10s;\n",
+                         "        fastcgi_keep_conn on;\n"):
+                if site.count(line) != 1:
+                    raise StackError("%s must contain %r exactly once" % (SITE_TEMPLATE, line))
+                site = site.replace(line, "")
         (self.dir / "evald-site.conf").write_text(
             "# generated from nginx/evald.conf by tests/lib/stack.py\n" + site)
 
@@ -853,7 +861,7 @@ def main(argv=None):
     up.add_argument("--dir", default=".dev")
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--executors", type=int, default=2)
-    up.add_argument("--workers", type=int, default=8)
+    up.add_argument("--workers", type=int, default=32)
     down = sub.add_parser("down", help="stop the processes `up` started")
     down.add_argument("--dir", default=".dev")
     status = sub.add_parser("status", help="show whether they are running")

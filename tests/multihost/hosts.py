@@ -177,6 +177,26 @@ class Net:
         return left
 
 
+def cgroup_remount_script():
+    """Shell commands that mount again, under the fresh /sys that
+    `ip netns exec` gives a command, the cgroup hierarchies this machine
+    has under /sys/fs/cgroup (the same hierarchies: same controllers), so
+    an executor on a namespace host confines its jobs with cgroups as it
+    would on a real host. Failures are ignored: the executor then says that
+    rlimits stand in."""
+    cmds = []
+    with open("/proc/self/mounts") as f:
+        mounts = [l.split() for l in f]
+    for dev, where, fstype, opts, *_ in mounts:
+        if where == "/sys/fs/cgroup" and fstype in ("tmpfs", "cgroup2"):
+            cmds.append("mount -t %s -o %s %s /sys/fs/cgroup" % (fstype, opts, fstype))
+    for dev, where, fstype, opts, *_ in mounts:
+        if where.startswith("/sys/fs/cgroup/") and fstype in ("cgroup", "cgroup2"):
+            cmds.append("mkdir -p %s && mount -t %s -o %s %s %s" % (where, fstype, opts,
+                                                                      fstype, where))
+    return "; ".join(c + " 2>/dev/null" for c in cmds) or "true"
+
+
 class NsRedis(stacklib.Redis):
     """stacklib.Redis that connects from inside a namespace, authenticates
     and selects the database."""
@@ -352,9 +372,15 @@ class Cluster:
 
     def start_executor(self, role, wait=True):
         bindir = self.api_stack.bindir
+        wrapper = self.dir / "with-cgroups.sh"
+        if not wrapper.exists():
+            # `exec` keeps the pid: the Popen pid is the executor's.
+            wrapper.write_text("#!/bin/sh\n# the host's cgroup mounts, again under ip netns "
+                               "exec's fresh /sys\n%s\nexec \"$@\"\n"
+                               % cgroup_remount_script().replace("; ", "\n"))
         p = self._spawn("executor-" + role, role,
-                        [str(bindir / "evald-executor"), "-c", str(self.dir / role / "evald.conf")],
-                        self.dir / role)
+                        ["/bin/sh", str(wrapper), str(bindir / "evald-executor"), "-c",
+                         str(self.dir / role / "evald.conf")], self.dir / role)
         self.executors[role] = p
         if wait:
             self._wait(p, lambda: self.executor_id(role) is not None, "registered in Redis")

@@ -39,21 +39,35 @@ def cluster(request):
     net = hosts.Net()
     d = tempfile.mkdtemp(prefix="evald-multihost-")
     cl = None
+
+    def on_term(sig, frame):
+        # Let the finalizer below run: it deletes the namespaces.
+        raise KeyboardInterrupt("signal %d" % sig)
+    prev = signal.signal(signal.SIGTERM, on_term)
     try:
         try:
             net.setup()
+        except (hosts.NetError, OSError, ValueError) as e:
+            yield None, ("cannot build network-namespace hosts (ip netns, veth pairs, a "
+                         "bridge) on this machine, so the multi-host test cannot run: "
+                         "%s: %s" % (type(e).__name__, e))
+            return
+        try:
             cl = hosts.Cluster(net, d, executor_slots=SLOTS)
             cl.start()
             cl.start_executor("ex1")
         except (hosts.NetError, OSError, ValueError) as e:
-            yield None, "the multi-host setup failed on this machine: %s: %s" % (
-                type(e).__name__, e)
+            yield None, ("evald did not start on the namespace hosts (logs in %s): %s: %s"
+                         % (d, type(e).__name__, e))
             return
         yield cl, faultload.Ledger()
     finally:
-        if cl is not None:
-            cl.stop()
-        left = net.cleanup()
+        try:
+            if cl is not None:
+                cl.stop()
+        finally:
+            left = net.cleanup()
+            signal.signal(signal.SIGTERM, prev)
         if left:
             print("\nmultihost cleanup left: %s" % left)
         if request.session.testsfailed or os.environ.get("EVALD_KEEP"):
@@ -180,6 +194,27 @@ def test_jobs_flow_across_hosts_while_executors_join_and_leave(cluster):
     assert not problems, "\n".join(problems[:40])
 
 
+def tree_cpu_s(pids):
+    """CPU seconds used by the processes pids and all their descendants,
+    including the children they reaped (utime + stime + cutime + cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    seen = set()
+    for pid in pids:
+        for p in [pid] + [c for c, _ in hosts.stacklib.descendants(pid)]:
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                with open("/proc/%d/stat" % p, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rindex(b")") + 2:].split()
+            total += sum(int(x) for x in fields[11:15])
+    return total / float(tick)
+
+
 def _throughput_round(cl, ledger, n):
     """One POST /jobs of n evaluations, results collected by 8 clients.
     Returns seconds from the POST to the last result."""
@@ -223,18 +258,29 @@ def test_throughput_with_1_2_3_executor_hosts(cluster):
     for k in (1, 2, 3):
         set_hosts(cl, ["ex1", "ex2", "ex3"][:k])
         _throughput_round(cl, ledger, 30)          # warm every slot's sandbox
+        ex = [cl.executors[r].pid for r in ("ex1", "ex2", "ex3")[:k]]
+        front = [cl.procs[n].pid for n in ("api", "nginx")]
+        red = [cl.procs["redis"].pid]
+        c0, f0, r0 = tree_cpu_s(ex), tree_cpu_s(front), tree_cpu_s(red)
         times = [_throughput_round(cl, ledger, BATCH) for _ in range(2)]
+        c1, f1, r1 = tree_cpu_s(ex), tree_cpu_s(front), tree_cpu_s(red)
         best = min(times)
-        rows.append((k, times, BATCH / statistics.median(times), BATCH / best))
+        per = 1000.0 / (2 * BATCH)
+        rows.append((k, times, BATCH / statistics.median(times), BATCH / best,
+                     per * (c1 - c0), per * (f1 - f0), per * (r1 - r0)))
     report, problems = faultload.verify(None, ledger, drain_timeout=60, redis=cl.redis)
     lines = ["", "throughput: one POST /jobs of %d evaluations, collected by 8 clients "
-                 "(executor_slots = %d per host; all hosts share this machine's %d cores)"
-             % (BATCH, SLOTS, os.cpu_count() or 0),
-             "| executor hosts | seconds (2 rounds) | jobs/s (median) | jobs/s (best) |",
-             "|---|---|---|---|"]
-    for k, times, med, best in rows:
-        lines.append("| %d | %s | %.0f | %.0f |" % (k, " / ".join("%.2f" % t for t in times),
-                                                   med, best))
+                 "(executor_slots = %d per host; all hosts share this machine's %d cores; "
+                 "load average %.1f)" % (BATCH, SLOTS, os.cpu_count() or 0, os.getloadavg()[0]),
+             "| executor hosts | seconds (2 rounds) | jobs/s (median) | jobs/s (best) "
+             "| CPU ms per job: executors | api+nginx | redis |",
+             "|---|---|---|---|---|---|---|"]
+    for k, times, med, best, ex_ms, front_ms, redis_ms in rows:
+        lines.append("| %d | %s | %.0f | %.0f | %.2f | %.2f | %.2f |" % (
+            k, " / ".join("%.2f" % t for t in times), med, best, ex_ms, front_ms, redis_ms))
+    ex_ms = statistics.median(r[4] for r in rows)
+    lines.append("executor CPU per evaluation %.2f ms: about %.0f evaluations/s per fully "
+                 "used executor core" % (ex_ms, 1000.0 / ex_ms if ex_ms else 0))
     print("\n".join(lines))
     print("jobs lost %d, results duplicated %d" % (report["jobs_lost"],
                                                    report["results_duplicated"]))
