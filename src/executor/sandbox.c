@@ -616,7 +616,9 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 			    res_fd, xfd[1], 1);
 		}
 	}
-	feeder = fork();
+	/* Empty stdin is an immediate end of file; anything else is written
+	 * by a helper so a job that never reads cannot block init. */
+	feeder = h.stdin_len > 0 ? fork() : -1;
 	if (feeder == 0) {
 		(void)write_all(in[1], stdin_data, h.stdin_len);
 		_exit(0);
