@@ -26,6 +26,13 @@ health_read(long long *alive, long long *depth)
 			store_reset();
 			return -1;
 		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			/* LOADING after a restart, or any refusal */
+			freeReplyObject(r);
+			while (++i < 2 && redisGetReply(c, (void **)&r) == REDIS_OK && r != NULL)
+				freeReplyObject(r);
+			return -1;
+		}
 		if (r->type == REDIS_REPLY_INTEGER)
 			*(i == 0 ? alive : depth) = r->integer;
 		freeReplyObject(r);

@@ -78,7 +78,8 @@ jobs_push(struct job *jobs, size_t n, int batch, struct response *resp)
 }
 
 char *
-jobs_wait(const char *job_id, double wait_s, size_t *blen, struct response *resp)
+jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
+    struct response *resp)
 {
 	struct json_object *env = NULL, *v;
 	struct jx_err e;
@@ -130,6 +131,8 @@ jobs_wait(const char *job_id, double wait_s, size_t *blen, struct response *resp
 	if (json_object_object_get_ex(env, "detail", &v) && json_object_is_type(v, json_type_string))
 		detail = json_object_get_string(v);
 	http_error(resp, http_error_from_code(code), "%s", detail);
+	if (job_failed)
+		*job_failed = 1;
 	json_object_put(env);
 	return NULL;
 }
@@ -389,6 +392,7 @@ jobs_get(struct request *req, struct response *resp)
 	struct json_object *o;
 	char *body;
 	size_t blen;
+	int job_failed = 0;
 	redisReply *r;
 
 	if (req->param_len[0] != JOB_ID_LEN) {
@@ -437,7 +441,7 @@ jobs_get(struct request *req, struct response *resp)
 		return;
 	}
 	freeReplyObject(r);
-	body = jobs_wait(id, wait_s > 0 ? wait_s : 0.01, &blen, resp);
+	body = jobs_wait(id, wait_s > 0 ? wait_s : 0.01, &blen, &job_failed, resp);
 	if (body != NULL) {
 		struct buf b;
 		char *text;
@@ -453,6 +457,8 @@ jobs_get(struct request *req, struct response *resp)
 		free(body);
 		return;
 	}
+	if (!job_failed && resp->status != 504)
+		return; /* the store failed us, not the job: answer that error */
 	o = json_object_new_object();
 	json_object_object_add(o, "job_id", json_object_new_string(id));
 	if (resp->status == 504) {
@@ -473,7 +479,7 @@ jobs_run_sync(struct job *j, struct response *resp)
 
 	if (jobs_push(j, 1, 0, resp) < 0)
 		return;
-	body = jobs_wait(j->id, job_wait_s(j), &blen, resp);
+	body = jobs_wait(j->id, job_wait_s(j), &blen, NULL, resp);
 	if (body == NULL)
 		return;
 	/* Splice the session id in without re-encoding the body. */

@@ -15,8 +15,11 @@
 int jobs_push(struct job *jobs, size_t n, int batch, struct response *resp);
 /* Waits up to wait_s for job_id's result. Returns the result body as
  * malloc'd JSON text (a JSON object, *blen bytes) when the job succeeded;
- * NULL with resp set otherwise, including 504 on timeout. */
-char *jobs_wait(const char *job_id, double wait_s, size_t *blen, struct response *resp);
+ * NULL with resp set otherwise, including 504 on timeout; *job_failed (may
+ * be NULL) is set when the job itself answered an error, as opposed to the
+ * store failing. */
+char *jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
+    struct response *resp);
 
 /* Fills a run or evaluate job from a request object (the fields of /run or
  * /evaluate_code). Returns 0, or -1 with resp set; on success the caller

@@ -224,9 +224,9 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"redis.call('HINCRBY', KEYS[5], 'sum_ms', ms)\n"
 	"return 1\n",
 
-    /* REAP KEYS: alive queue  ARGV: prefix -> number of jobs put back.
-     * Every executor whose lease expired loses its processing lists to the
-     * front of the queue; the executor is forgotten. */
+    /* REAP KEYS: alive queue  ARGV: prefix forget_ms -> number of jobs put
+     * back. Every executor whose lease expired loses its processing lists
+     * to the front of the queue; one silent for forget_ms is forgotten. */
     [SCRIPT_REAP] =
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -234,12 +234,18 @@ static const char *const script_src[SCRIPT_COUNT] = {
 	"local moved = 0\n"
 	"for _, e in ipairs(dead) do\n"
 	"  local slots = tonumber(redis.call('HGET', ARGV[1] .. 'exec:' .. e, 'slots') or '0')\n"
+	"  local score = tonumber(redis.call('ZSCORE', KEYS[1], e))\n"
 	"  for s = 0, slots - 1 do\n"
 	"    local pl = ARGV[1] .. 'proc:' .. e .. ':' .. s\n"
 	"    while redis.call('LMOVE', pl, KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end\n"
 	"  end\n"
-	"  redis.call('DEL', ARGV[1] .. 'exec:' .. e)\n"
-	"  redis.call('ZREM', KEYS[1], e)\n"
+	"  -- An executor whose lease ran out may only be stalled: its slots can\n"
+	"  -- still take jobs. It stays listed (as expired) so later passes empty\n"
+	"  -- its lists again, and is forgotten only after a long silence.\n"
+	"  if now - score > tonumber(ARGV[2]) then\n"
+	"    redis.call('DEL', ARGV[1] .. 'exec:' .. e)\n"
+	"    redis.call('ZREM', KEYS[1], e)\n"
+	"  end\n"
 	"end\n"
 	"return moved\n",
 };
@@ -338,6 +344,13 @@ store_set_timeout(long ms)
 static redisReply *
 checked(redisReply *r)
 {
+	/* Redis answers LOADING while it reads its AOF after a restart: that
+	 * is unavailability, not an answer. */
+	if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0) {
+		freeReplyObject(r);
+		last_fail_ms = now_mono_ms();
+		return NULL;
+	}
 	if (r == NULL) {
 		log_warnx("redis: %s", conn && conn->errstr[0] ? conn->errstr : "no reply");
 		store_reset();

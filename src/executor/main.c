@@ -165,8 +165,13 @@ heartbeat(const char *eid)
 static void
 reap(void)
 {
-	const char *argv[] = {KEY_PREFIX "alive", KEY_PREFIX "queue", KEY_PREFIX};
-	redisReply *r = store_script(SCRIPT_REAP, 2, 3, argv, NULL);
+	char forget[32];
+	const char *argv[] = {KEY_PREFIX "alive", KEY_PREFIX "queue", KEY_PREFIX, forget};
+	redisReply *r;
+
+	/* a day of silence: long past any job's limits */
+	snprintf(forget, sizeof forget, "%lld", 86400000LL);
+	r = store_script(SCRIPT_REAP, 2, 4, argv, NULL);
 
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
 		log_warnx("reaper: put %lld jobs of dead executors back on the queue", r->integer);
@@ -323,7 +328,23 @@ main(int argc, char **argv)
 		}
 	}
 	{
-		redisReply *r = store_cmd("ZREM " KEY_PREFIX "alive %s", eid);
+		/* Anything still in our lists (a result that could not be
+		 * published) goes back on the queue before we are forgotten. */
+		redisReply *r;
+		int left = 0;
+		for (int i = 0; i < cfg.executor_slots; i++) {
+			while ((r = store_cmd("LMOVE " KEY_PREFIX "proc:%s:%d " KEY_PREFIX
+					      "queue RIGHT RIGHT", eid, i)) != NULL &&
+			    r->type == REDIS_REPLY_STRING) {
+				freeReplyObject(r);
+				left++;
+			}
+			if (r)
+				freeReplyObject(r);
+		}
+		if (left)
+			log_warnx("put %d unfinished jobs back on the queue", left);
+		r = store_cmd("ZREM " KEY_PREFIX "alive %s", eid);
 		if (r)
 			freeReplyObject(r);
 		r = store_cmd("DEL " KEY_PREFIX "exec:%s", eid);

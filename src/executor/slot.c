@@ -36,7 +36,7 @@ publish(const char *proc, const char *job_id, const char *payload, size_t plen, 
 	const char *argv[11];
 	size_t lens[11];
 	redisReply *r;
-	int rc = -1;
+	int rc = -1, stop_tries = 0;
 
 	snprintf(res, sizeof res, KEY_PREFIX "res:%s", job_id);
 	snprintf(done, sizeof done, KEY_PREFIX "done:%s", job_id);
@@ -50,8 +50,10 @@ publish(const char *proc, const char *job_id, const char *payload, size_t plen, 
 		lens[i] = strlen(argv[i]);
 	lens[5] = elen;
 	lens[7] = plen;
-	/* A result must not be lost to a Redis restart: retry for a while. */
-	for (int attempt = 0; attempt < 50 && rc < 0; attempt++) {
+	/* A result must not be lost to a Redis outage: retry until Redis is
+	 * back (this slot has nothing better to do without it), or for 10 s
+	 * once the executor is stopping. */
+	for (int attempt = 0; rc < 0; attempt++) {
 		r = store_script(SCRIPT_JOB_FINISH, 5, 11, argv, lens);
 		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 			rc = (int)r->integer;
@@ -59,8 +61,13 @@ publish(const char *proc, const char *job_id, const char *payload, size_t plen, 
 			log_warnx("publish: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 		if (r)
 			freeReplyObject(r);
-		if (rc < 0)
-			usleep(200000);
+		if (rc >= 0)
+			break;
+		if (slot_stopping && ++stop_tries > 50)
+			break;
+		if (attempt % 25 == 0)
+			log_warnx("cannot publish the result yet; retrying");
+		usleep(200000);
 	}
 	return rc;
 }
@@ -169,10 +176,21 @@ slot_main(const char *eid, int index)
 		store_set_timeout(5000);
 		r = store_cmd("BLMOVE " KEY_PREFIX "queue %s RIGHT LEFT 1", proc);
 		store_set_timeout(0);
-		if (r == NULL)
+		if (r == NULL) {
+			usleep(200000);
 			continue;
-		if (r->type == REDIS_REPLY_STRING)
+		}
+		if (r->type == REDIS_REPLY_STRING && slot_stopping) {
+			/* popped while draining (the pop outlived the signal): hand
+			 * it back to the front of the queue */
+			redisReply *b = store_cmd("LMOVE %s " KEY_PREFIX "queue LEFT RIGHT", proc);
+			if (b)
+				freeReplyObject(b);
+		} else if (r->type == REDIS_REPLY_STRING) {
 			handle(proc, index, r->str, r->len);
+		} else if (r->type == REDIS_REPLY_ERROR) {
+			usleep(200000); /* e.g. LOADING after a restart */
+		}
 		freeReplyObject(r);
 	}
 	runner_discard();
