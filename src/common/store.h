@@ -16,6 +16,7 @@
  *   done:{job}       list  the same envelope; waiters BLMOVE it onto itself,
  *                          so every waiter sees it
  *   tries:{job}      int   how many times a job was popped
+ *   dead             list  jobs that failed job_max_tries times (last 1000)
  *   token:{hash}     hash  role, student_id, created
  *   stats            hash  counters for /metrics
  */

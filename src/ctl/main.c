@@ -72,6 +72,18 @@ cmd_queue(void)
 	}
 	printf("queue depth: %lld\n", r->integer);
 	freeReplyObject(r);
+	r = store_cmd("LRANGE " KEY_PREFIX "dead 0 9");
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
+		redisReply *n = store_cmd("LLEN " KEY_PREFIX "dead");
+		printf("dead letters (jobs tried job_max_tries times): %lld\n",
+		    n && n->type == REDIS_REPLY_INTEGER ? n->integer : 0);
+		if (n)
+			freeReplyObject(n);
+		for (size_t i = 0; i < r->elements; i++)
+			printf("  %.160s\n", r->element[i]->str);
+	}
+	if (r)
+		freeReplyObject(r);
 	e = store_cmd("ZRANGE " KEY_PREFIX "alive 0 -1 WITHSCORES");
 	if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
 		if (e)

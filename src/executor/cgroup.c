@@ -204,25 +204,6 @@ cgroup_reset_peak(const struct cgroup *cg)
 		(void)write_str(cg->mem, "memory.max_usage_in_bytes", "0");
 }
 
-int
-cgroup_oom(const struct cgroup *cg)
-{
-	char buf[1024], *p;
-
-	if (cg->mem[0] == '\0')
-		return 0;
-	if (read_str(cg->mem, cg->v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0)
-		return 0;
-	p = strstr(buf, "oom_kill ");
-	if (p != NULL && atoll(p + 9) > 0)
-		return 1;
-	if (cg->v2) {
-		p = strstr(buf, "max ");
-		return p != NULL && atoll(p + 4) > 0;
-	}
-	return 0;
-}
-
 int64_t
 cgroup_oom_count(const struct cgroup *cg)
 {

@@ -23,9 +23,6 @@ int cgroup_active(void);
 int cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids);
 /* Starts peak accounting afresh (before the job starts). */
 void cgroup_reset_peak(const struct cgroup *cg);
-/* Reads whether the kernel killed for memory (or refused memory) since the
- * group was made. */
-int cgroup_oom(const struct cgroup *cg);
 /* The kernel's count of processes it killed in the group for memory. */
 int64_t cgroup_oom_count(const struct cgroup *cg);
 /* Removes the group if it is empty: 0, or -1 while it is still busy. */

@@ -43,6 +43,25 @@ on_signal(int sig)
 }
 
 /* Runs /bin/true in a sandbox; a failure names the layer that is missing. */
+/* Small fixed limits for the start-up probes. */
+static void
+probe_spec(struct sandbox_spec *s, const char *const *argv)
+{
+	memset(s, 0, sizeof *s);
+	s->argv = argv;
+	s->wall_ms = 20000;
+	s->cpu_s = 20;
+	s->as_bytes = 1024 << 20;
+	s->nproc = 64;
+	s->fsize_bytes = 1 << 20;
+	s->nofile = 64;
+	s->stack_bytes = 8 << 20;
+	s->tmpfs_bytes = 1 << 20;
+	s->output_max = 65536;
+	s->save_max_bytes = 1 << 20;
+	s->save_max_files = 16;
+}
+
 static int
 preflight(char *err, size_t errlen)
 {
@@ -51,19 +70,7 @@ preflight(char *err, size_t errlen)
 	struct sandbox_result r;
 	int rc = -1;
 
-	memset(&s, 0, sizeof s);
-	s.argv = argv;
-	s.wall_ms = 5000;
-	s.cpu_s = 5;
-	s.as_bytes = 256 << 20;
-	s.nproc = 16;
-	s.fsize_bytes = 1 << 20;
-	s.nofile = 64;
-	s.stack_bytes = 8 << 20;
-	s.tmpfs_bytes = 1 << 20;
-	s.output_max = 4096;
-	s.save_max_bytes = 1 << 20;
-	s.save_max_files = 16;
+	probe_spec(&s, argv);
 	if (sandbox_run(&s, &r) < 0)
 		snprintf(err, errlen, "%s", r.error);
 	else if (r.exit_code != 7)
@@ -116,19 +123,7 @@ self_test(void)
 	struct sandbox_result r;
 	int failed = 0;
 
-	memset(&s, 0, sizeof s);
-	s.argv = argv;
-	s.wall_ms = 20000;
-	s.cpu_s = 20;
-	s.as_bytes = 1024 << 20;
-	s.nproc = 64;
-	s.fsize_bytes = 1 << 20;
-	s.nofile = 64;
-	s.stack_bytes = 8 << 20;
-	s.tmpfs_bytes = 1 << 20;
-	s.output_max = 65536;
-	s.save_max_bytes = 1 << 20;
-	s.save_max_files = 16;
+	probe_spec(&s, argv);
 	setenv("EVALD_CANARY", "the executor's environment", 1);
 	if (sandbox_run(&s, &r) < 0) {
 		printf("sandbox: cannot be built: %s\n", r.error);

@@ -929,9 +929,39 @@ send_job(struct sandbox *sb, const struct sandbox_spec *job)
 	return rc;
 }
 
+/* Decides a job's verdict from init's report and what the slot saw: the
+ * output cap, the kernel's OOM kills and the CPU limit. */
+static void
+verdict(const struct sb_status *st, int out_over, int oom, int64_t cpu_s,
+    struct sandbox_result *res)
+{
+	res->time_ms = st->wall_ms;
+	res->cpu_ms = st->cpu_ms;
+	res->memory_kb = st->maxrss_kb;
+	res->truncated = out_over;
+	if (WIFEXITED(st->wstatus)) {
+		res->exit_code = WEXITSTATUS(st->wstatus);
+	} else if (WIFSIGNALED(st->wstatus)) {
+		res->term_signal = WTERMSIG(st->wstatus);
+		res->exit_code = -res->term_signal;
+	}
+	if (out_over)
+		res->status = SB_OUTPUT_LIMIT;
+	else if (oom && res->exit_code != 0)
+		res->status = SB_MEMORY_LIMIT;
+	else if (st->timed_out || res->term_signal == SIGXCPU ||
+	    (res->term_signal == SIGKILL && st->cpu_ms >= cpu_s * 1000))
+		res->status = SB_TIMEOUT;
+	else if (res->exit_code == 0 && !st->exec_failed)
+		res->status = SB_OK;
+	else
+		res->status = SB_RUNTIME_ERROR;
+}
+
 int
 sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res)
 {
+	int64_t oom_before = cgroup_oom_count(&sb->cg);
 	struct buf sbuf;
 	int64_t t0 = now_mono_ms(), hard;
 	int out_over = 0, res_over = 0, stat_over = 0, asked_stop = 0, dropped = 0, rc = -1;
@@ -1008,28 +1038,8 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 	{
 		struct sb_status st;
 		memcpy(&st, sbuf.data + 1, sizeof st);
-		res->time_ms = st.wall_ms;
-		res->cpu_ms = st.cpu_ms;
-		res->memory_kb = st.maxrss_kb;
-		res->truncated = out_over;
-		if (WIFEXITED(st.wstatus)) {
-			res->exit_code = WEXITSTATUS(st.wstatus);
-		} else if (WIFSIGNALED(st.wstatus)) {
-			res->term_signal = WTERMSIG(st.wstatus);
-			res->exit_code = -res->term_signal;
-		}
+		verdict(&st, out_over, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
 		res->cgroup = sb->cg.mem[0] != '\0';
-		if (out_over)
-			res->status = SB_OUTPUT_LIMIT;
-		else if (cgroup_oom(&sb->cg) && res->exit_code != 0)
-			res->status = SB_MEMORY_LIMIT;
-		else if (st.timed_out || res->term_signal == SIGXCPU ||
-		    (res->term_signal == SIGKILL && st.cpu_ms >= job->cpu_s * 1000))
-			res->status = SB_TIMEOUT;
-		else if (res->exit_code == 0 && !st.exec_failed)
-			res->status = SB_OK;
-		else
-			res->status = SB_RUNTIME_ERROR;
 		if (job->save_back &&
 		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
 			&res->nfiles, &res->save_overflow) < 0) {
@@ -1160,24 +1170,8 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 	{
 		struct sb_status st;
 		memcpy(&st, sbuf.data + 1, sizeof st);
-		res->time_ms = st.wall_ms;
-		res->cpu_ms = st.cpu_ms;
-		res->memory_kb = st.maxrss_kb;
+		verdict(&st, 0, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
 		res->cgroup = sb->cg.mem[0] != '\0';
-		if (WIFEXITED(st.wstatus))
-			res->exit_code = WEXITSTATUS(st.wstatus);
-		else if (WIFSIGNALED(st.wstatus)) {
-			res->term_signal = WTERMSIG(st.wstatus);
-			res->exit_code = -res->term_signal;
-		}
-		if (cgroup_oom_count(&sb->cg) > oom_before && res->exit_code != 0)
-			res->status = SB_MEMORY_LIMIT;
-		else if (st.timed_out || res->term_signal == SIGXCPU)
-			res->status = SB_TIMEOUT;
-		else if (res->exit_code == 0)
-			res->status = SB_OK;
-		else
-			res->status = SB_RUNTIME_ERROR;
 	}
 	rc = 0;
 out:

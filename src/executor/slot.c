@@ -121,6 +121,13 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		snprintf(err, sizeof err, "the job was tried %lld times and never finished", tries - 1);
 		env = job_envelope_error("internal_error", err, &elen);
 		log_warnx("%s", err);
+		/* Kept for the operator (evalctl queue): the last 1000. */
+		r = store_cmd("LPUSH " KEY_PREFIX "dead %b", payload, plen);
+		if (r)
+			freeReplyObject(r);
+		r = store_cmd("LTRIM " KEY_PREFIX "dead 0 999");
+		if (r)
+			freeReplyObject(r);
 	} else {
 		int64_t t0 = now_mono_ms();
 		env = runner_run(&j, index, &elen, &status);

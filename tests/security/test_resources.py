@@ -43,7 +43,9 @@ def test_fork_bomb_does_not_starve_a_concurrent_job(api, sec):
         (bomber, "bomb() { bomb | bomb & }; bomb; sleep 30", 5),
         (victim, "for i in $(seq 20); do sh -c 'exit 0' || echo FAILED; done; echo forked", 20),
     ], stagger=1.0)
-    assert bomb_body["status"] in ("timeout", "runtime_error"), bomb_body
+    # Every failed fork makes the shell complain on stderr: the output cap
+    # may end the bomb before the clock does.
+    assert bomb_body["status"] in ("timeout", "runtime_error", "output_limit"), bomb_body
     assert victim_body["status"] == "ok", victim_body
     assert victim_body["stdout"] == "forked\n", victim_body
 
