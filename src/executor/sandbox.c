@@ -774,6 +774,78 @@ bury(pid_t pid, const struct cgroup *cg)
 	ngraves++;
 }
 
+/* The slot's empty network namespace (no interface up, no route), made
+ * once: creating and destroying one per job costs the kernel about 0.8 ms
+ * of CPU. Only one job of a slot runs at a time, so no two running jobs
+ * ever share it; what a job leaves in it (an abstract socket) dies with
+ * the job's processes. -1 until sandbox_netns_init. */
+static int slot_netns = -1, host_netns = -1;
+
+int
+sandbox_netns_init(char *err, size_t errlen)
+{
+	int p[2];
+	pid_t pid;
+	char c, path[64];
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+		(void)write(p[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
+		snprintf(err, errlen, "cannot create a network namespace");
+		close(p[0]);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	close(p[0]);
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+	slot_netns = open(path, O_RDONLY | O_CLOEXEC);
+	host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (slot_netns < 0 || host_netns < 0) {
+		snprintf(err, errlen, "cannot open a network namespace: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Clones init into new user, PID, mount, IPC and UTS namespaces and the
+ * slot's empty network namespace (or a new one). The slot enters that
+ * namespace only for the clone: its own sockets, Redis's among them, were
+ * made before and stay where they are. */
+static pid_t
+clone_sandbox(void)
+{
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
+	    CLONE_NEWUTS | SIGCHLD;
+	pid_t pid;
+
+	if (slot_netns < 0 || setns(slot_netns, CLONE_NEWNET) < 0)
+		return (pid_t)syscall(SYS_clone, flags | CLONE_NEWNET, NULL, NULL, NULL, NULL);
+	pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		return 0;
+	if (setns(host_netns, CLONE_NEWNET) < 0) {
+		/* never go on outside the host's network namespace */
+		log_warn("setns back to the host network namespace");
+		abort();
+	}
+	return pid;
+}
+
 /* A prepared sandbox: init waiting for its job. */
 struct sandbox {
 	struct cgroup cg;
@@ -819,10 +891,7 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	pid = (pid_t)syscall(SYS_clone,
-	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-		CLONE_NEWUTS | SIGCHLD,
-	    NULL, NULL, NULL, NULL);
+	pid = clone_sandbox();
 	if (pid < 0) {
 		snprintf(errbuf, errlen, "clone with new namespaces: %s", strerror(errno));
 		goto fail;

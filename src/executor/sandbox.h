@@ -101,6 +101,10 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sand
  * the sandbox can serve the next, -1 when the sandbox must be discarded. */
 int sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
     struct sandbox_result *res);
+/* Makes this process's empty network namespace, shared by its sandboxes
+ * one job at a time (call once per slot). Returns 0, or -1 with err set;
+ * sandboxes then get a network namespace of their own each. */
+int sandbox_netns_init(char *err, size_t errlen);
 /* Reaps finished sandboxes' inits and removes their cgroups; block waits
  * for all of them (before the slot exits). */
 void sandbox_reap(int block);

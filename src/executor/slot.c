@@ -13,6 +13,7 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "executor/runner.h"
+#include "executor/sandbox.h"
 
 static volatile sig_atomic_t slot_stopping, slot_reopen;
 
@@ -165,6 +166,11 @@ slot_main(const char *eid, int index)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	store_reset();
+	{
+		char err[200];
+		if (sandbox_netns_init(err, sizeof err) < 0)
+			log_warnx("%s; each sandbox makes its own network namespace", err);
+	}
 	snprintf(proc, sizeof proc, KEY_PREFIX "proc:%s:%d", eid, index);
 	recover(proc);
 
