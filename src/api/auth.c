@@ -15,8 +15,9 @@ static const char *const group_names[] = {
 static int
 is_loopback(const char *addr)
 {
-	return addr != NULL && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-				   strncmp(addr, "::ffff:127.", 11) == 0 || strcmp(addr, "unix:") == 0);
+	return addr != NULL &&
+	       (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+	        strncmp(addr, "::ffff:127.", 11) == 0 || strcmp(addr, "unix:") == 0);
 }
 
 static int
@@ -44,12 +45,12 @@ auth_check(struct request *req, const struct route *route, struct response *resp
 		    (!cfg.anonymous_loopback_only || is_loopback(req->remote_addr)))
 			return 0;
 		http_error(resp, ERR_UNAUTHORIZED,
-		    "this route needs an 'Authorization: Bearer <token>' header");
+		           "this route needs an 'Authorization: Bearer <token>' header");
 		return -1;
 	}
 	if (strncasecmp(a, "Bearer ", 7) != 0) {
 		http_error(resp, ERR_UNAUTHORIZED,
-		    "the Authorization header must be 'Bearer <token>'");
+		           "the Authorization header must be 'Bearer <token>'");
 		return -1;
 	}
 	a += 7;
@@ -66,7 +67,7 @@ auth_check(struct request *req, const struct route *route, struct response *resp
 	}
 	if ((role_bit(req->who.role) & route->roles) == 0) {
 		http_error(resp, ERR_FORBIDDEN, "a %s token may not use %s %s", req->who.role,
-		    route->method, route->path);
+		           route->method, route->path);
 		return -1;
 	}
 	return 0;

@@ -74,19 +74,24 @@ health_metrics(struct request *req, struct response *resp)
 		return;
 	}
 	buf_init(&b);
-	buf_printf(&b, "# HELP evald_queue_depth Jobs waiting in the queue.\n"
-		       "# TYPE evald_queue_depth gauge\nevald_queue_depth %lld\n", depth);
-	buf_printf(&b, "# HELP evald_executors_alive Executors with a live lease.\n"
-		       "# TYPE evald_executors_alive gauge\nevald_executors_alive %lld\n", alive);
+	buf_printf(&b,
+	           "# HELP evald_queue_depth Jobs waiting in the queue.\n"
+	           "# TYPE evald_queue_depth gauge\nevald_queue_depth %lld\n",
+	           depth);
+	buf_printf(&b,
+	           "# HELP evald_executors_alive Executors with a live lease.\n"
+	           "# TYPE evald_executors_alive gauge\nevald_executors_alive %lld\n",
+	           alive);
 	r = store_cmd("HGETALL " KEY_PREFIX "stats");
 	buf_puts(&b, "# HELP evald_jobs_total Jobs finished, by kind and status.\n"
-		     "# TYPE evald_jobs_total counter\n");
+	             "# TYPE evald_jobs_total counter\n");
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
 		for (size_t i = 0; i + 1 < r->elements; i += 2) {
 			char kind[32], status[32];
-			if (sscanf(r->element[i]->str, "jobs:%31[a-z_]:%31[a-z_]", kind, status) == 2)
+			if (sscanf(r->element[i]->str, "jobs:%31[a-z_]:%31[a-z_]", kind, status) ==
+			    2)
 				buf_printf(&b, "evald_jobs_total{kind=\"%s\",status=\"%s\"} %s\n",
-				    kind, status, r->element[i + 1]->str);
+				           kind, status, r->element[i + 1]->str);
 		}
 	}
 	if (r)
@@ -94,24 +99,28 @@ health_metrics(struct request *req, struct response *resp)
 	r = store_cmd("HGETALL " KEY_PREFIX "latency");
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
 		/* buckets are stored per bucket; Prometheus wants them cumulative */
-		static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-		    "0.5", "1", "2.5", "5", "10", "30", "60", "+Inf"};
+		static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1",
+		                                  "0.25",  "0.5",  "1",     "2.5",  "5",
+		                                  "10",    "30",   "60",    "+Inf"};
 		long long cum = 0, count = 0;
 		double sum = 0;
 		buf_puts(&b, "# HELP evald_job_latency_seconds Time from queueing to result.\n"
-			     "# TYPE evald_job_latency_seconds histogram\n");
+		             "# TYPE evald_job_latency_seconds histogram\n");
 		for (size_t i = 0; i < sizeof les / sizeof les[0]; i++) {
 			for (size_t k = 0; k + 1 < r->elements; k += 2)
 				if (strcmp(r->element[k]->str, les[i]) == 0)
 					cum += atoll(r->element[k + 1]->str);
-			buf_printf(&b, "evald_job_latency_seconds_bucket{le=\"%s\"} %lld\n", les[i], cum);
+			buf_printf(&b, "evald_job_latency_seconds_bucket{le=\"%s\"} %lld\n", les[i],
+			           cum);
 		}
 		for (size_t k = 0; k + 1 < r->elements; k += 2) {
 			if (strcmp(r->element[k]->str, "sum_ms") == 0)
 				sum = atof(r->element[k + 1]->str) / 1000.0;
 		}
 		count = cum;
-		buf_printf(&b, "evald_job_latency_seconds_sum %.3f\nevald_job_latency_seconds_count %lld\n",
+		buf_printf(
+		    &b,
+		    "evald_job_latency_seconds_sum %.3f\nevald_job_latency_seconds_count %lld\n",
 		    sum, count);
 	}
 	if (r)

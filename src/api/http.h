@@ -36,23 +36,23 @@ struct response {
 
 /* Every error evald answers. Each maps to one status and one code. */
 enum api_error {
-	ERR_INVALID_JSON,      /* 400: the body is not JSON, or not an object */
-	ERR_INVALID_PATH,      /* 400: a rel_path breaks the rules */
-	ERR_INVALID_SESSION,   /* 400: a session id breaks the rules */
-	ERR_NO_SESSION,        /* 400: /run on a session that does not exist */
-	ERR_NOT_UTF8,          /* 400: reading a binary file without base64 */
-	ERR_IS_SYMLINK,        /* 400: a file route named a symbolic link */
-	ERR_IS_DIRECTORY,      /* 400: a file route named a directory */
-	ERR_UNAUTHORIZED,      /* 401: token missing or unknown */
-	ERR_FORBIDDEN,         /* 403: the token's role may not do this */
-	ERR_NOT_FOUND,         /* 404: unknown route, session, file or job */
-	ERR_METHOD,            /* 405: known route, wrong method */
-	ERR_TOO_LARGE,         /* 413: a configured size limit */
-	ERR_VALIDATION,        /* 422: a field missing or of the wrong type */
-	ERR_BUSY,              /* 429: the queue is full */
-	ERR_INTERNAL,          /* 500: evald itself failed */
-	ERR_UNAVAILABLE,       /* 503: Redis unreachable or no executor */
-	ERR_TIMEOUT,           /* 504: no executor answered in time */
+	ERR_INVALID_JSON,    /* 400: the body is not JSON, or not an object */
+	ERR_INVALID_PATH,    /* 400: a rel_path breaks the rules */
+	ERR_INVALID_SESSION, /* 400: a session id breaks the rules */
+	ERR_NO_SESSION,      /* 400: /run on a session that does not exist */
+	ERR_NOT_UTF8,        /* 400: reading a binary file without base64 */
+	ERR_IS_SYMLINK,      /* 400: a file route named a symbolic link */
+	ERR_IS_DIRECTORY,    /* 400: a file route named a directory */
+	ERR_UNAUTHORIZED,    /* 401: token missing or unknown */
+	ERR_FORBIDDEN,       /* 403: the token's role may not do this */
+	ERR_NOT_FOUND,       /* 404: unknown route, session, file or job */
+	ERR_METHOD,          /* 405: known route, wrong method */
+	ERR_TOO_LARGE,       /* 413: a configured size limit */
+	ERR_VALIDATION,      /* 422: a field missing or of the wrong type */
+	ERR_BUSY,            /* 429: the queue is full */
+	ERR_INTERNAL,        /* 500: evald itself failed */
+	ERR_UNAVAILABLE,     /* 503: Redis unreachable or no executor */
+	ERR_TIMEOUT,         /* 504: no executor answered in time */
 };
 
 /* Sets resp to the error's status and a {detail, code} body. */

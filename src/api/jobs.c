@@ -59,7 +59,7 @@ jobs_push(struct job *jobs, size_t n, int batch, struct response *resp)
 		http_error(resp, ERR_INTERNAL, "the job could not be queued");
 	} else if (r->element[0]->integer == -1) {
 		http_error(resp, ERR_BUSY, "the queue is full (%lld jobs); retry shortly",
-		    (long long)cfg.queue_max_depth);
+		           (long long)cfg.queue_max_depth);
 	} else if (r->element[0]->integer == -2) {
 		http_error(resp, ERR_UNAVAILABLE, "no executor is alive to run the job");
 	} else if (r->element[0]->integer == -3) {
@@ -68,8 +68,8 @@ jobs_push(struct job *jobs, size_t n, int batch, struct response *resp)
 		if (batch)
 			snprintf(where, sizeof where, "jobs[%zu]: ", i);
 		http_error(resp, ERR_NO_SESSION,
-		    "%ssession '%s' does not exist; create it with /write_file first", where,
-		    i < n ? jobs[i].session : "?");
+		           "%ssession '%s' does not exist; create it with /write_file first", where,
+		           i < n ? jobs[i].session : "?");
 	} else {
 		rc = 0;
 	}
@@ -78,8 +78,7 @@ jobs_push(struct job *jobs, size_t n, int batch, struct response *resp)
 }
 
 char *
-jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
-    struct response *resp)
+jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed, struct response *resp)
 {
 	struct json_object *env = NULL, *v;
 	struct jx_err e;
@@ -96,7 +95,7 @@ jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
 	 * of waiters see the one result. The socket timeout must outlast it. */
 	store_set_timeout(ms + 2000);
 	r = store_cmd("BLMOVE " KEY_PREFIX "done:%s " KEY_PREFIX "done:%s RIGHT LEFT %.3f", job_id,
-	    job_id, wait_s);
+	              job_id, wait_s);
 	store_set_timeout(0);
 	if (r == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store became unreachable while waiting");
@@ -128,7 +127,8 @@ jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
 	}
 	if (json_object_object_get_ex(env, "code", &v) && json_object_is_type(v, json_type_string))
 		code = json_object_get_string(v);
-	if (json_object_object_get_ex(env, "detail", &v) && json_object_is_type(v, json_type_string))
+	if (json_object_object_get_ex(env, "detail", &v) &&
+	    json_object_is_type(v, json_type_string))
 		detail = json_object_get_string(v);
 	http_error(resp, http_error_from_code(code), "%s", detail);
 	if (job_failed)
@@ -150,7 +150,7 @@ session_field(struct json_object *obj, const char *key, const char **id, struct 
 	}
 	if (!path_session_id_valid(*id, len)) {
 		http_error(resp, ERR_INVALID_SESSION,
-		    "the session id must be 1 to 128 letters, digits, '-' or '_'");
+		           "the session id must be 1 to 128 letters, digits, '-' or '_'");
 		return -1;
 	}
 	return 0;
@@ -242,21 +242,23 @@ jobs_from_evaluate_request(struct json_object *obj, struct job *j, struct respon
 	n = json_object_array_length(j->io_cases);
 	if (n > (size_t)cfg.max_cases) {
 		http_error(resp, ERR_TOO_LARGE, "io_cases has %zu cases; the limit is %lld", n,
-		    (long long)cfg.max_cases);
+		           (long long)cfg.max_cases);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!json_object_is_type(json_object_array_get_idx(j->io_cases, i),
-			json_type_object)) {
-			http_error(resp, ERR_VALIDATION, "field 'io_cases[%zu]' must be an object", i);
+		                         json_type_object)) {
+			http_error(resp, ERR_VALIDATION, "field 'io_cases[%zu]' must be an object",
+			           i);
 			return -1;
 		}
 	if (j->language == NULL)
 		j->language = "python";
 	if (strcmp(j->language, "python") != 0 && strcmp(j->language, "python3") != 0) {
 		char why[200];
-		snprintf(why, sizeof why, "UnknownLanguage: language '%.60s' is not supported; use 'python'",
-		    j->language);
+		snprintf(why, sizeof why,
+		         "UnknownLanguage: language '%.60s' is not supported; use 'python'",
+		         j->language);
 		{
 			struct json_object *o = all_failed(j->io_cases, why);
 			json_object_object_add(o, "id", json_object_new_string(j->session));
@@ -290,8 +292,7 @@ job_wait_s(const struct job *j)
 /* Fills one job from one element of POST /jobs. Returns 0, or -1 with resp
  * set; where names the element in messages ("" for a single job). */
 static int
-job_from_element(struct json_object *obj, struct job *j, const char *where,
-    struct response *resp)
+job_from_element(struct json_object *obj, struct job *j, const char *where, struct response *resp)
 {
 	struct jx_err e;
 	const char *kind;
@@ -299,7 +300,7 @@ job_from_element(struct json_object *obj, struct job *j, const char *where,
 
 	if (!json_object_is_type(obj, json_type_object)) {
 		http_error(resp, ERR_VALIDATION, "%.*s must be an object",
-		    (int)(strlen(where) > 2 ? strlen(where) - 2 : 0), where);
+		           (int)(strlen(where) > 2 ? strlen(where) - 2 : 0), where);
 		return -1;
 	}
 	if (jx_string(obj, "kind", 1, &kind, NULL, &e) < 0) {
@@ -311,11 +312,13 @@ job_from_element(struct json_object *obj, struct job *j, const char *where,
 	else if (strcmp(kind, "evaluate") == 0)
 		rc = jobs_from_evaluate_request(obj, j, resp);
 	else {
-		http_error(resp, ERR_VALIDATION, "%sfield 'kind' must be 'run' or 'evaluate'", where);
+		http_error(resp, ERR_VALIDATION, "%sfield 'kind' must be 'run' or 'evaluate'",
+		           where);
 		return -1;
 	}
 	if (rc == 1) { /* an unknown language is answered at once, not queued */
-		http_error(resp, ERR_VALIDATION, "%sfield 'language' names no known language", where);
+		http_error(resp, ERR_VALIDATION, "%sfield 'language' names no known language",
+		           where);
 		return -1;
 	}
 	if (rc != 0 && where[0]) {
@@ -352,7 +355,8 @@ jobs_create(struct request *req, struct response *resp)
 		n = json_object_array_length(list);
 		if (n == 0 || n > (size_t)cfg.jobs_batch_max) {
 			http_error(resp, n ? ERR_TOO_LARGE : ERR_VALIDATION,
-			    "field 'jobs' must hold 1 to %lld jobs", (long long)cfg.jobs_batch_max);
+			           "field 'jobs' must hold 1 to %lld jobs",
+			           (long long)cfg.jobs_batch_max);
 			goto out;
 		}
 	}
@@ -362,7 +366,7 @@ jobs_create(struct request *req, struct response *resp)
 		if (list != NULL)
 			snprintf(where, sizeof where, "jobs[%zu]: ", i);
 		if (job_from_element(list ? json_object_array_get_idx(list, i) : obj, &jobs[i],
-			where, resp) < 0)
+		                     where, resp) < 0)
 			goto out;
 	}
 	if (jobs_push(jobs, n, list != NULL, resp) < 0)
@@ -411,7 +415,8 @@ jobs_get(struct request *req, struct response *resp)
 		/* nginx gives up on a request after 360 s */
 		if (*end != '\0' || wait_s < 0 || wait_s > 300) {
 			free(w);
-			http_error(resp, ERR_VALIDATION, "parameter 'wait' must be 0 to 300 seconds");
+			http_error(resp, ERR_VALIDATION,
+			           "parameter 'wait' must be 0 to 300 seconds");
 			return;
 		}
 	}

@@ -19,7 +19,7 @@ int jobs_push(struct job *jobs, size_t n, int batch, struct response *resp);
  * be NULL) is set when the job itself answered an error, as opposed to the
  * store failing. */
 char *jobs_wait(const char *job_id, double wait_s, size_t *blen, int *job_failed,
-    struct response *resp);
+                struct response *resp);
 
 /* Fills a run or evaluate job from a request object (the fields of /run or
  * /evaluate_code). Returns 0, or -1 with resp set; on success the caller

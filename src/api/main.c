@@ -152,9 +152,11 @@ main(int argc, char **argv)
 					if (slots[i].pid != pid)
 						continue;
 					slots[i].pid = 0;
-					if (!got_term && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-						log_warnx("worker %d (pid %d) died (status %d); respawning",
-						    i, (int)pid, status);
+					if (!got_term &&
+					    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+						log_warnx("worker %d (pid %d) died (status %d); "
+						          "respawning",
+						          i, (int)pid, status);
 					if (!got_term) {
 						/* A worker that dies at once again and again
 						 * is respawned at most once a second. */
@@ -178,7 +180,9 @@ main(int argc, char **argv)
 			if (deadline == 0) {
 				log_info("stopping: waiting for requests in flight");
 				/* The longest request is a /run at its maximum timeout. */
-				deadline = now + (cfg.run_timeout_max_s + cfg.job_wait_margin_s + 5) * 1000;
+				deadline =
+				    now +
+				    (cfg.run_timeout_max_s + cfg.job_wait_margin_s + 5) * 1000;
 			}
 			alive = 0;
 			for (int i = 0; i < cfg.api_workers; i++)
@@ -187,7 +191,8 @@ main(int argc, char **argv)
 					/* Repeated so a worker that was about to enter
 					 * accept() when the first one came still wakes. */
 					if (now - last_term >= 500)
-						kill(slots[i].pid, now > deadline ? SIGKILL : SIGTERM);
+						kill(slots[i].pid,
+						     now > deadline ? SIGKILL : SIGTERM);
 				}
 			if (now - last_term >= 500)
 				last_term = now;

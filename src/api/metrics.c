@@ -5,11 +5,11 @@
 
 #include "common/log.h"
 
-static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 413, 422, 429, 500,
-    503, 504};
+static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404,
+                               405, 413, 422, 429, 500, 503, 504};
 #define NSTATUS (int)(sizeof statuses / sizeof statuses[0])
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-    2.5, 5, 10, 30, 60};
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                 0.5,   1,      2.5,   5,    10,    30,   60};
 #define NBUCKET (int)(sizeof buckets / sizeof buckets[0])
 
 struct row {
@@ -62,7 +62,7 @@ metrics_render(struct buf *b, const char *(*route_name)(int index))
 	double sum = 0;
 
 	buf_puts(b, "# HELP evald_http_requests_total Requests answered, by route and status.\n"
-		    "# TYPE evald_http_requests_total counter\n");
+	            "# TYPE evald_http_requests_total counter\n");
 	for (int route = 0; route < nroutes_total; route++)
 		for (int s = 0; s <= NSTATUS; s++) {
 			unsigned long long n = 0;
@@ -71,12 +71,15 @@ metrics_render(struct buf *b, const char *(*route_name)(int index))
 			if (n == 0)
 				continue;
 			if (s < NSTATUS)
-				buf_printf(b, "evald_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				buf_printf(
+				    b,
+				    "evald_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
 				    route_name(route), statuses[s], n);
 			else
 				buf_printf(b,
-				    "evald_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-				    route_name(route), n);
+				           "evald_http_requests_total{route=\"%s\",status="
+				           "\"other\"} %llu\n",
+				           route_name(route), n);
 		}
 	for (int w = 0; w < nrows; w++) {
 		for (int i = 0; i <= NBUCKET; i++)
@@ -84,11 +87,11 @@ metrics_render(struct buf *b, const char *(*route_name)(int index))
 		sum += rows[w].sum;
 	}
 	buf_puts(b, "# HELP evald_http_request_duration_seconds Time to answer a request.\n"
-		    "# TYPE evald_http_request_duration_seconds histogram\n");
+	            "# TYPE evald_http_request_duration_seconds histogram\n");
 	for (int i = 0; i < NBUCKET; i++) {
 		cum += le[i];
 		buf_printf(b, "evald_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-		    buckets[i], cum);
+		           buckets[i], cum);
 	}
 	cum += le[NBUCKET];
 	buf_printf(b, "evald_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);

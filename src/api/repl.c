@@ -25,7 +25,7 @@ check_session(const char *id, size_t len, struct response *resp)
 	if (path_session_id_valid(id, len))
 		return 0;
 	http_error(resp, ERR_INVALID_SESSION,
-	    "the session id must be 1 to 128 letters, digits, '-' or '_'");
+	           "the session id must be 1 to 128 letters, digits, '-' or '_'");
 	return -1;
 }
 
@@ -33,7 +33,7 @@ check_session(const char *id, size_t len, struct response *resp)
  * malloc'd cleaned path. */
 static int
 body_id_path(struct json_object *obj, const char *pathkey, const char **id, char **clean,
-    size_t *clean_len, struct response *resp)
+             size_t *clean_len, struct response *resp)
 {
 	struct jx_err e;
 	const char *p, *why;
@@ -53,7 +53,8 @@ body_id_path(struct json_object *obj, const char *pathkey, const char **id, char
 	*clean = path_rel_clean(p, plen, clean_len);
 	if (*clean_len == 0) {
 		free(*clean);
-		http_error(resp, ERR_INVALID_PATH, "%s: the path names the session itself", pathkey);
+		http_error(resp, ERR_INVALID_PATH, "%s: the path names the session itself",
+		           pathkey);
 		return -1;
 	}
 	return 0;
@@ -71,19 +72,20 @@ script_error(const char *err, const char *path, struct response *resp)
 {
 	if (strncmp(err, "too_large bytes", 15) == 0)
 		http_error(resp, ERR_TOO_LARGE, "the session would exceed its %lld bytes",
-		    (long long)cfg.session_max_bytes);
+		           (long long)cfg.session_max_bytes);
 	else if (strncmp(err, "too_large files", 15) == 0)
 		http_error(resp, ERR_TOO_LARGE, "the session would exceed its %lld files",
-		    (long long)cfg.session_max_files);
+		           (long long)cfg.session_max_files);
 	else if (strncmp(err, "too_large dirs", 14) == 0)
 		http_error(resp, ERR_TOO_LARGE, "the session would exceed its %lld directories",
-		    (long long)cfg.session_max_files + 2048);
+		           (long long)cfg.session_max_files + 2048);
 	else if (strncmp(err, "conflict ", 9) == 0)
 		http_error(resp, ERR_INVALID_PATH, "'%s' is a file, so it cannot hold '%s'",
-		    log_escape(err + 9, strlen(err + 9), 200), log_escape(path, strlen(path), 200));
+		           log_escape(err + 9, strlen(err + 9), 200),
+		           log_escape(path, strlen(path), 200));
 	else if (strncmp(err, "isdir ", 6) == 0)
 		http_error(resp, ERR_IS_DIRECTORY, "'%s' is a directory",
-		    log_escape(err + 6, strlen(err + 6), 200));
+		           log_escape(err + 6, strlen(err + 6), 200));
 	else if (strncmp(err, "inside ", 7) == 0)
 		http_error(resp, ERR_INVALID_PATH, "a directory cannot be moved inside itself");
 	else {
@@ -141,7 +143,8 @@ repl_write_file(struct request *req, struct response *resp)
 	snprintf(maxf, sizeof maxf, "%lld", (long long)cfg.session_max_files);
 	{
 		const char *argv[] = {key, path, value, ttl, maxb, maxf};
-		size_t lens[] = {strlen(key), plen, clen + 1, strlen(ttl), strlen(maxb), strlen(maxf)};
+		size_t lens[] = {strlen(key), plen,         clen + 1,
+		                 strlen(ttl), strlen(maxb), strlen(maxf)};
 		r = store_script(SCRIPT_SESS_WRITE, 1, 6, argv, lens);
 	}
 	if (r == NULL) {
@@ -176,7 +179,7 @@ repl_read_file(struct request *req, struct response *resp)
 	if (http_query_param(req->query, "id", &id, &idlen) != 1 ||
 	    http_query_param(req->query, "rel_path", &path, &plen) != 1) {
 		http_error(resp, ERR_VALIDATION,
-		    "query parameters 'id' and 'rel_path' are required (percent-encoded)");
+		           "query parameters 'id' and 'rel_path' are required (percent-encoded)");
 		goto out;
 	}
 	if (http_query_param(req->query, "encoding", &enc, &elen) == 1) {
@@ -184,7 +187,7 @@ repl_read_file(struct request *req, struct response *resp)
 			base64 = 1;
 		else if (strcmp(enc, "utf-8") != 0 && strcmp(enc, "utf8") != 0) {
 			http_error(resp, ERR_VALIDATION,
-			    "parameter 'encoding' must be 'utf-8' or 'base64'");
+			           "parameter 'encoding' must be 'utf-8' or 'base64'");
 			goto out;
 		}
 	}
@@ -221,17 +224,18 @@ repl_read_file(struct request *req, struct response *resp)
 	v = r->element[1];
 	if (v->type != REDIS_REPLY_STRING || v->len < 1) {
 		http_error(resp, ERR_NOT_FOUND, "file '%s' does not exist in the session",
-		    log_escape(clean, clen, 200));
+		           log_escape(clean, clen, 200));
 		goto out;
 	}
 	if (v->str[0] == 'l') {
 		http_error(resp, ERR_IS_SYMLINK,
-		    "'%s' is a symbolic link; the file routes do not follow links",
-		    log_escape(clean, clen, 200));
+		           "'%s' is a symbolic link; the file routes do not follow links",
+		           log_escape(clean, clen, 200));
 		goto out;
 	}
 	if (v->str[0] == 'd') {
-		http_error(resp, ERR_IS_DIRECTORY, "'%s' is a directory", log_escape(clean, clen, 200));
+		http_error(resp, ERR_IS_DIRECTORY, "'%s' is a directory",
+		           log_escape(clean, clen, 200));
 		goto out;
 	}
 	o = json_object_new_object();
@@ -244,8 +248,8 @@ repl_read_file(struct request *req, struct response *resp)
 		if (!utf8_valid(v->str + 1, v->len - 1)) {
 			json_object_put(o);
 			http_error(resp, ERR_NOT_UTF8,
-			    "'%s' is not UTF-8 text; read it with encoding=base64",
-			    log_escape(clean, clen, 200));
+			           "'%s' is not UTF-8 text; read it with encoding=base64",
+			           log_escape(clean, clen, 200));
 			goto out;
 		}
 		jx_add_strlen(o, "content", v->str + 1, v->len - 1);
@@ -293,7 +297,7 @@ repl_delete_file(struct request *req, struct response *resp)
 		http_error(resp, ERR_NOT_FOUND, "session '%s' does not exist", id);
 	else if (r->integer == 0)
 		http_error(resp, ERR_NOT_FOUND, "file '%s' does not exist in the session",
-		    log_escape(path, plen, 200));
+		           log_escape(path, plen, 200));
 	else {
 		o = success(id);
 		json_object_object_add(o, "rel_path", json_object_new_string(path));
@@ -337,7 +341,7 @@ repl_rename_file(struct request *req, struct response *resp)
 		http_error(resp, ERR_NOT_FOUND, "session '%s' does not exist", id);
 	else if (r->integer == 0)
 		http_error(resp, ERR_NOT_FOUND, "file '%s' does not exist in the session",
-		    log_escape(from, flen, 200));
+		           log_escape(from, flen, 200));
 	else {
 		o = success(id);
 		json_object_object_add(o, "old_path", json_object_new_string(from));

@@ -64,7 +64,7 @@ routes_name(int index)
 		return "unknown";
 	if (name[index][0] == '\0')
 		snprintf(name[index], sizeof name[index], "%s %s", routes[index].method,
-		    routes[index].path);
+		         routes[index].path);
 	return name[index];
 }
 
@@ -89,7 +89,7 @@ routes_dispatch(struct request *req, struct response *resp)
 	if (found == NULL) {
 		if (path_known)
 			http_error(resp, ERR_METHOD, "%s is not allowed on %s", req->method,
-			    req->path);
+			           req->path);
 		else
 			http_error(resp, ERR_NOT_FOUND, "there is no route %s", req->path);
 		return;

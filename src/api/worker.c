@@ -35,22 +35,38 @@ static const char *
 status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 422:
+		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -71,13 +87,13 @@ read_body(FCGX_Request *fr, struct request *req, struct response *resp)
 	}
 	if (n > cfg.max_body_bytes) {
 		http_error(resp, ERR_TOO_LARGE, "the body is %lld bytes; the limit is %lld", n,
-		    (long long)cfg.max_body_bytes);
+		           (long long)cfg.max_body_bytes);
 		return -1;
 	}
 	req->body = xmalloc((size_t)n + 1);
 	while (req->body_len < (size_t)n) {
 		int got = FCGX_GetStr(req->body + req->body_len, (int)((size_t)n - req->body_len),
-		    fr->in);
+		                      fr->in);
 		if (got <= 0)
 			break;
 		req->body_len += (size_t)got;
@@ -118,8 +134,9 @@ serve(FCGX_Request *fr)
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
 	rid = FCGX_GetParam("HTTP_X_REQUEST_ID", fr->envp);
-	if (rid != NULL && strlen(rid) < sizeof req.id && strspn(rid,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == strlen(rid))
+	if (rid != NULL && strlen(rid) < sizeof req.id &&
+	    strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+	        strlen(rid))
 		snprintf(req.id, sizeof req.id, "%s", rid);
 	else
 		job_new_id(req.id);
@@ -134,12 +151,13 @@ serve(FCGX_Request *fr)
 
 	/* libfcgi's own printf knows no %zu: format here. */
 	hlen = snprintf(head, sizeof head,
-	    "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\nX-Request-Id: %s\r\n",
-	    resp.status, status_text(resp.status), resp.content_type, resp.body_len, req.id);
+	                "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                "Cache-Control: no-store\r\nX-Request-Id: %s\r\n",
+	                resp.status, status_text(resp.status), resp.content_type, resp.body_len,
+	                req.id);
 	if (resp.retry_after)
 		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "Retry-After: %d\r\n",
-		    resp.retry_after);
+		                 resp.retry_after);
 	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
 	FCGX_PutStr(head, hlen, fr->out);
 	if (strcmp(req.method, "HEAD") != 0 && resp.body_len)
@@ -147,11 +165,11 @@ serve(FCGX_Request *fr)
 	metrics_count(worker_index, req.route, resp.status, (double)(now_mono_ms() - t0));
 	if (log_level_enabled(LOG_LVL_DEBUG))
 		log_debug("%s %s -> %d in %lld ms", req.method,
-		    log_escape(req.path, strlen(req.path), 200), resp.status,
-		    (long long)(now_mono_ms() - t0));
+		          log_escape(req.path, strlen(req.path), 200), resp.status,
+		          (long long)(now_mono_ms() - t0));
 	else if (resp.status >= 500)
 		log_warnx("%s %s -> %d", req.method, log_escape(req.path, strlen(req.path), 200),
-		    resp.status);
+		          resp.status);
 	log_set_id(NULL);
 	free(resp.body);
 	free(req.body);

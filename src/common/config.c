@@ -27,10 +27,19 @@ struct cfg_key {
 	const char *def;
 };
 
-#define I(n, lo, hi, d) {#n, CFG_INT, offsetof(struct config, n), lo, hi, d}
-#define S(n, d)         {#n, CFG_STRING, offsetof(struct config, n), 0, 0, d}
-#define B(n, d)         {#n, CFG_BOOL, offsetof(struct config, n), 0, 1, d}
-#define MiB             (1024LL * 1024)
+#define I(n, lo, hi, d)                                                                            \
+	{                                                                                          \
+#n, CFG_INT, offsetof(struct config, n), lo, hi, d                                 \
+	}
+#define S(n, d)                                                                                    \
+	{                                                                                          \
+#n, CFG_STRING, offsetof(struct config, n), 0, 0, d                                \
+	}
+#define B(n, d)                                                                                    \
+	{                                                                                          \
+#n, CFG_BOOL, offsetof(struct config, n), 0, 1, d                                  \
+	}
+#define MiB (1024LL * 1024)
 
 static const struct cfg_key keys[] = {
     S(redis_host, "127.0.0.1"),
@@ -106,7 +115,7 @@ key_apply(struct config *c, const struct cfg_key *k, const char *v, char *err, s
 		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
 			*(int *)field = 1;
 		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
-		    !strcmp(v, "0"))
+		         !strcmp(v, "0"))
 			*(int *)field = 0;
 		else {
 			snprintf(err, errlen, "%s: expected yes or no, got '%s'", k->name, v);
@@ -123,7 +132,7 @@ key_apply(struct config *c, const struct cfg_key *k, const char *v, char *err, s
 		}
 		if (n < k->min || n > k->max) {
 			snprintf(err, errlen, "%s: %lld is outside %lld..%lld", k->name, n,
-			    (long long)k->min, (long long)k->max);
+			         (long long)k->min, (long long)k->max);
 			return -1;
 		}
 		*(int64_t *)field = n;
@@ -238,7 +247,7 @@ config_check(const struct config *c, char *err, size_t errlen)
 		ok |= strcmp(c->log_level, levels[i]) == 0;
 	if (!ok) {
 		snprintf(err, errlen, "log_level: expected error, warn, info or debug, got '%s'",
-		    c->log_level);
+		         c->log_level);
 		return -1;
 	}
 	while (*p) {
@@ -247,8 +256,9 @@ config_check(const struct config *c, char *err, size_t errlen)
 		for (size_t i = 0; i < 4; i++)
 			ok |= strlen(groups[i]) == n && memcmp(groups[i], p, n) == 0;
 		if (!ok && n > 0) {
-			snprintf(err, errlen, "anonymous: unknown route group '%.*s' (none, repl, jobs, ops)",
-			    (int)n, p);
+			snprintf(err, errlen,
+			         "anonymous: unknown route group '%.*s' (none, repl, jobs, ops)",
+			         (int)n, p);
 			return -1;
 		}
 		p += n;
@@ -257,7 +267,7 @@ config_check(const struct config *c, char *err, size_t errlen)
 	if (strcmp(c->sandbox_cgroup, "auto") != 0 && strcmp(c->sandbox_cgroup, "require") != 0 &&
 	    strcmp(c->sandbox_cgroup, "off") != 0) {
 		snprintf(err, errlen, "sandbox_cgroup: expected auto, require or off, got '%s'",
-		    c->sandbox_cgroup);
+		         c->sandbox_cgroup);
 		return -1;
 	}
 	if (c->run_timeout_default_s > c->run_timeout_max_s) {

@@ -41,11 +41,13 @@ job_encode(const struct job *j, size_t *len)
 	} else {
 		jx_add_strlen(o, "code", j->code, j->code_len);
 		json_object_object_add(o, "entry_point", json_object_new_string(j->entry_point));
-		json_object_object_add(o, "language",
-		    json_object_new_string(j->language ? j->language : "python"));
+		json_object_object_add(
+		    o, "language", json_object_new_string(j->language ? j->language : "python"));
 		json_object_object_add(o, "io_cases", json_object_get(j->io_cases));
-		json_object_object_add(o, "case_timeout_s", json_object_new_double(j->case_timeout_s));
-		json_object_object_add(o, "case_memory_mb", json_object_new_int64(j->case_memory_mb));
+		json_object_object_add(o, "case_timeout_s",
+		                       json_object_new_double(j->case_timeout_s));
+		json_object_object_add(o, "case_memory_mb",
+		                       json_object_new_int64(j->case_memory_mb));
 	}
 	out = xstrdup(jx_text(o, len));
 	json_object_put(o);

@@ -34,7 +34,7 @@ wrong(const char *key, const char *what, struct jx_err *e)
 
 int
 jx_string(struct json_object *obj, const char *key, int required, const char **s, size_t *len,
-    struct jx_err *e)
+          struct jx_err *e)
 {
 	struct json_object *v = field(obj, key);
 
@@ -50,7 +50,7 @@ jx_string(struct json_object *obj, const char *key, int required, const char **s
 
 int
 jx_number(struct json_object *obj, const char *key, int required, double min, double max,
-    double *out, struct jx_err *e)
+          double *out, struct jx_err *e)
 {
 	struct json_object *v = field(obj, key);
 	double d;
@@ -62,7 +62,7 @@ jx_number(struct json_object *obj, const char *key, int required, double min, do
 	d = json_object_get_double(v);
 	if (!isfinite(d) || d < min || d > max) {
 		snprintf(e->detail, sizeof e->detail, "field '%s' must be between %g and %g", key,
-		    min, max);
+		         min, max);
 		return -1;
 	}
 	*out = d;
@@ -71,7 +71,7 @@ jx_number(struct json_object *obj, const char *key, int required, double min, do
 
 int
 jx_int(struct json_object *obj, const char *key, int required, int64_t min, int64_t max,
-    int64_t *out, struct jx_err *e)
+       int64_t *out, struct jx_err *e)
 {
 	struct json_object *v = field(obj, key);
 	int64_t n;
@@ -83,7 +83,7 @@ jx_int(struct json_object *obj, const char *key, int required, int64_t min, int6
 	n = json_object_get_int64(v);
 	if (n < min || n > max) {
 		snprintf(e->detail, sizeof e->detail, "field '%s' must be between %lld and %lld",
-		    key, (long long)min, (long long)max);
+		         key, (long long)min, (long long)max);
 		return -1;
 	}
 	*out = n;
@@ -105,7 +105,7 @@ jx_bool(struct json_object *obj, const char *key, int required, int *out, struct
 
 int
 jx_array(struct json_object *obj, const char *key, int required, struct json_object **out,
-    struct jx_err *e)
+         struct jx_err *e)
 {
 	struct json_object *v = field(obj, key);
 
@@ -119,7 +119,7 @@ jx_array(struct json_object *obj, const char *key, int required, struct json_obj
 
 int
 jx_object(struct json_object *obj, const char *key, int required, struct json_object **out,
-    struct jx_err *e)
+          struct jx_err *e)
 {
 	struct json_object *v = field(obj, key);
 
@@ -175,7 +175,7 @@ jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e)
 	}
 	if ((bad = jx_prescan(s, len)) >= 0) {
 		snprintf(e->detail, sizeof e->detail,
-		    "the body is not valid JSON: unexpected character at byte %ld", bad);
+		         "the body is not valid JSON: unexpected character at byte %ld", bad);
 		return NULL;
 	}
 	tok = json_tokener_new_ex(max_depth);
@@ -192,7 +192,7 @@ jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e)
 	}
 	if (jerr != json_tokener_success) {
 		snprintf(e->detail, sizeof e->detail, "the body is not valid JSON: %s at byte %zu",
-		    json_tokener_error_desc(jerr), json_tokener_get_parse_end(tok));
+		         json_tokener_error_desc(jerr), json_tokener_get_parse_end(tok));
 		goto fail;
 	}
 	if (json_tokener_get_parse_end(tok) < len) {
@@ -201,7 +201,7 @@ jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e)
 			end++;
 		if (end < len) {
 			snprintf(e->detail, sizeof e->detail,
-			    "the body is not valid JSON: extra data at byte %zu", end);
+			         "the body is not valid JSON: extra data at byte %zu", end);
 			goto fail;
 		}
 	}

@@ -15,17 +15,17 @@ struct jx_err {
 /* Each getter returns 1 when the field is present and valid, 0 when it is
  * absent (or null) and not required, -1 with e->detail set otherwise.
  * Strings point into obj and live as long as it. */
-int jx_string(struct json_object *obj, const char *key, int required, const char **s,
-    size_t *len, struct jx_err *e);
+int jx_string(struct json_object *obj, const char *key, int required, const char **s, size_t *len,
+              struct jx_err *e);
 int jx_number(struct json_object *obj, const char *key, int required, double min, double max,
-    double *out, struct jx_err *e);
+              double *out, struct jx_err *e);
 int jx_int(struct json_object *obj, const char *key, int required, int64_t min, int64_t max,
-    int64_t *out, struct jx_err *e);
+           int64_t *out, struct jx_err *e);
 int jx_bool(struct json_object *obj, const char *key, int required, int *out, struct jx_err *e);
 int jx_array(struct json_object *obj, const char *key, int required, struct json_object **out,
-    struct jx_err *e);
+             struct jx_err *e);
 int jx_object(struct json_object *obj, const char *key, int required, struct json_object **out,
-    struct jx_err *e);
+              struct jx_err *e);
 
 /* Parses untrusted text: strict UTF-8, bounded depth. NULL on failure with
  * a sentence in e. */

@@ -88,11 +88,11 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	t = time(NULL);
 	gmtime_r(&t, &tm);
-	n = (size_t)snprintf(line, sizeof line,
-	    "%04d-%02d-%02dT%02d:%02d:%02dZ %s[%d] %s %s%s%s: %s%s%s\n",
+	n = (size_t)snprintf(
+	    line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02dZ %s[%d] %s %s%s%s: %s%s%s\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    log_prog, (int)getpid(), level_names[lvl], log_tagname, log_id[0] ? " " : "",
-	    log_id, msg, with_errno ? ": " : "", with_errno ? strerror(saved) : "");
+	    log_prog, (int)getpid(), level_names[lvl], log_tagname, log_id[0] ? " " : "", log_id,
+	    msg, with_errno ? ": " : "", with_errno ? strerror(saved) : "");
 	if (n >= sizeof line)
 		n = sizeof line - 1, line[n - 1] = '\n';
 	/* One write per line so lines from several processes do not interleave. */
@@ -102,13 +102,13 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOGFN(name, lvl, err)                  \
-	void name(const char *fmt, ...)        \
-	{                                      \
-		va_list ap;                    \
-		va_start(ap, fmt);             \
-		vlog(lvl, err, fmt, ap);       \
-		va_end(ap);                    \
+#define LOGFN(name, lvl, err)                                                                      \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		vlog(lvl, err, fmt, ap);                                                           \
+		va_end(ap);                                                                        \
 	}
 LOGFN(log_warn, LOG_LVL_WARN, 1)
 LOGFN(log_warnx, LOG_LVL_WARN, 0)

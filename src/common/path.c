@@ -13,7 +13,7 @@ path_session_id_valid(const char *id, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '_'))
+		      c == '-' || c == '_'))
 			return 0;
 	}
 	return 1;

@@ -21,6 +21,7 @@ static int64_t last_warn_ms;
  * target), 'd' directory. Fields "\0b" and "\0n" hold the total bytes and
  * the number of files and links.
  */
+/* clang-format off: one line of Lua per line of C */
 static const char *const script_src[SCRIPT_COUNT] = {
     /* SESS_WRITE KEYS: sess  ARGV: path value ttl max_bytes max_files
      * -> 1, or an error "conflict <path>" / "isdir <path>" /
@@ -28,160 +29,167 @@ static const char *const script_src[SCRIPT_COUNT] = {
      * entries of their own, counted in "\0d" and bounded by max_files + 2048
      * (room for the deepest valid path). */
     [SCRIPT_SESS_WRITE] =
-	"local k, p, v = KEYS[1], ARGV[1], ARGV[2]\n"
-	"local missing = {}\n"
-	"local i = 1\n"
-	"while true do\n"
-	"  local s = string.find(p, '/', i, true)\n"
-	"  if not s then break end\n"
-	"  local d = string.sub(p, 1, s - 1)\n"
-	"  local t = redis.call('HGET', k, d)\n"
-	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. d) end\n"
-	"  if not t then missing[#missing + 1] = d end\n"
-	"  i = s + 1\n"
-	"end\n"
-	"local old = redis.call('HGET', k, p)\n"
-	"if old and string.sub(old, 1, 1) == 'd' then return redis.error_reply('isdir ' .. p) end\n"
-	"if old and string.sub(old, 1, 1) == 'x' and string.sub(v, 1, 1) == 'f' then v = 'x' .. string.sub(v, 2) end\n"
-	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
-	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
-	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0') + #missing\n"
-	"local nb = b + #v - 1\n"
-	"local nn = n\n"
-	"if old then nb = nb - (#old - 1) else nn = nn + 1 end\n"
-	"if nb > tonumber(ARGV[4]) then return redis.error_reply('too_large bytes') end\n"
-	"if nn > tonumber(ARGV[5]) then return redis.error_reply('too_large files') end\n"
-	"if nd > tonumber(ARGV[5]) + 2048 then return redis.error_reply('too_large dirs') end\n"
-	"for _, d in ipairs(missing) do redis.call('HSET', k, d, 'd') end\n"
-	"redis.call('HSET', k, p, v, '\\0b', nb, '\\0n', nn, '\\0d', nd)\n"
-	"redis.call('EXPIRE', k, ARGV[3])\n"
-	"return 1\n",
+        "local k, p, v = KEYS[1], ARGV[1], ARGV[2]\n"
+        "local missing = {}\n"
+        "local i = 1\n"
+        "while true do\n"
+        "  local s = string.find(p, '/', i, true)\n"
+        "  if not s then break end\n"
+        "  local d = string.sub(p, 1, s - 1)\n"
+        "  local t = redis.call('HGET', k, d)\n"
+        "  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. d) "
+        "end\n"
+        "  if not t then missing[#missing + 1] = d end\n"
+        "  i = s + 1\n"
+        "end\n"
+        "local old = redis.call('HGET', k, p)\n"
+        "if old and string.sub(old, 1, 1) == 'd' then return redis.error_reply('isdir ' .. p) end\n"
+        "if old and string.sub(old, 1, 1) == 'x' and string.sub(v, 1, 1) == 'f' then v = 'x' .. "
+        "string.sub(v, 2) end\n"
+        "local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+        "local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+        "local nd = tonumber(redis.call('HGET', k, '\\0d') or '0') + #missing\n"
+        "local nb = b + #v - 1\n"
+        "local nn = n\n"
+        "if old then nb = nb - (#old - 1) else nn = nn + 1 end\n"
+        "if nb > tonumber(ARGV[4]) then return redis.error_reply('too_large bytes') end\n"
+        "if nn > tonumber(ARGV[5]) then return redis.error_reply('too_large files') end\n"
+        "if nd > tonumber(ARGV[5]) + 2048 then return redis.error_reply('too_large dirs') end\n"
+        "for _, d in ipairs(missing) do redis.call('HSET', k, d, 'd') end\n"
+        "redis.call('HSET', k, p, v, '\\0b', nb, '\\0n', nn, '\\0d', nd)\n"
+        "redis.call('EXPIRE', k, ARGV[3])\n"
+        "return 1\n",
 
     /* SESS_READ KEYS: sess  ARGV: path ttl -> {exists, value|false} */
-    [SCRIPT_SESS_READ] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, false} end\n"
-	"redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-	"return {1, redis.call('HGET', KEYS[1], ARGV[1])}\n",
+    [SCRIPT_SESS_READ] = "if redis.call('EXISTS', KEYS[1]) == 0 then return {0, false} end\n"
+                         "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+                         "return {1, redis.call('HGET', KEYS[1], ARGV[1])}\n",
 
     /* SESS_DELETE KEYS: sess  ARGV: path ttl -> 1, 0 (no such file), -1 (no
      * session). Deleting a directory deletes what is in it. */
     [SCRIPT_SESS_DELETE] =
-	"local k, p = KEYS[1], ARGV[1]\n"
-	"if redis.call('EXISTS', k) == 0 then return -1 end\n"
-	"local v = redis.call('HGET', k, p)\n"
-	"if not v then return 0 end\n"
-	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
-	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
-	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
-	"local function drop(f, val)\n"
-	"  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 end\n"
-	"  redis.call('HDEL', k, f)\n"
-	"end\n"
-	"if string.sub(v, 1, 1) == 'd' then\n"
-	"  local pre = p .. '/'\n"
-	"  local all = redis.call('HGETALL', k)\n"
-	"  for j = 1, #all, 2 do\n"
-	"    if string.sub(all[j], 1, #pre) == pre then drop(all[j], all[j + 1]) end\n"
-	"  end\n"
-	"end\n"
-	"drop(p, v)\n"
-	"redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
-	"redis.call('EXPIRE', k, ARGV[2])\n"
-	"return 1\n",
+        "local k, p = KEYS[1], ARGV[1]\n"
+        "if redis.call('EXISTS', k) == 0 then return -1 end\n"
+        "local v = redis.call('HGET', k, p)\n"
+        "if not v then return 0 end\n"
+        "local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+        "local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+        "local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+        "local function drop(f, val)\n"
+        "  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 "
+        "end\n"
+        "  redis.call('HDEL', k, f)\n"
+        "end\n"
+        "if string.sub(v, 1, 1) == 'd' then\n"
+        "  local pre = p .. '/'\n"
+        "  local all = redis.call('HGETALL', k)\n"
+        "  for j = 1, #all, 2 do\n"
+        "    if string.sub(all[j], 1, #pre) == pre then drop(all[j], all[j + 1]) end\n"
+        "  end\n"
+        "end\n"
+        "drop(p, v)\n"
+        "redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
+        "redis.call('EXPIRE', k, ARGV[2])\n"
+        "return 1\n",
 
     /* SESS_RENAME KEYS: sess  ARGV: old new ttl max_files -> 1, 0 (no such
      * file), -1 (no session), or an error "conflict <path>" / "isdir
      * <path>" / "inside <path>" / "too_large dirs" */
     [SCRIPT_SESS_RENAME] =
-	"local k, o, p = KEYS[1], ARGV[1], ARGV[2]\n"
-	"if redis.call('EXISTS', k) == 0 then return -1 end\n"
-	"local v = redis.call('HGET', k, o)\n"
-	"if not v then return 0 end\n"
-	"if o == p then redis.call('EXPIRE', k, ARGV[3]) return 1 end\n"
-	"local isdir = string.sub(v, 1, 1) == 'd'\n"
-	"if isdir and string.sub(p, 1, #o + 1) == o .. '/' then return redis.error_reply('inside ' .. p) end\n"
-	"local i, missing = 1, 0\n"
-	"while true do\n"
-	"  local s = string.find(p, '/', i, true)\n"
-	"  if not s then break end\n"
-	"  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
-	"  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. string.sub(p, 1, s - 1)) end\n"
-	"  if not t then missing = missing + 1 end\n"
-	"  i = s + 1\n"
-	"end\n"
-	"local old = redis.call('HGET', k, p)\n"
-	"if old and (string.sub(old, 1, 1) == 'd') ~= isdir then return redis.error_reply('isdir ' .. p) end\n"
-	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
-	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
-	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
-	"if nd + missing > tonumber(ARGV[4]) + 2048 then return redis.error_reply('too_large dirs') end\n"
-	"local function gone(val)\n"
-	"  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 end\n"
-	"end\n"
-	"local all = redis.call('HGETALL', k)\n"
-	"if isdir then\n"
-	"  local tp = p .. '/'\n"
-	"  for j = 1, #all, 2 do\n"
-	"    if string.sub(all[j], 1, #tp) == tp then\n"
-	"      gone(all[j + 1])\n"
-	"      redis.call('HDEL', k, all[j])\n"
-	"    end\n"
-	"  end\n"
-	"  local op = o .. '/'\n"
-	"  for j = 1, #all, 2 do\n"
-	"    if string.sub(all[j], 1, #op) == op then\n"
-	"      redis.call('HDEL', k, all[j])\n"
-	"      redis.call('HSET', k, tp .. string.sub(all[j], #op + 1), all[j + 1])\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"if old then gone(old) end\n"
-	"i = 1\n"
-	"while true do\n"
-	"  local s = string.find(p, '/', i, true)\n"
-	"  if not s then break end\n"
-	"  nd = nd + redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
-	"  i = s + 1\n"
-	"end\n"
-	"redis.call('HDEL', k, o)\n"
-	"redis.call('HSET', k, p, v, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
-	"redis.call('EXPIRE', k, ARGV[3])\n"
-	"return 1\n",
+        "local k, o, p = KEYS[1], ARGV[1], ARGV[2]\n"
+        "if redis.call('EXISTS', k) == 0 then return -1 end\n"
+        "local v = redis.call('HGET', k, o)\n"
+        "if not v then return 0 end\n"
+        "if o == p then redis.call('EXPIRE', k, ARGV[3]) return 1 end\n"
+        "local isdir = string.sub(v, 1, 1) == 'd'\n"
+        "if isdir and string.sub(p, 1, #o + 1) == o .. '/' then return redis.error_reply('inside ' "
+        ".. p) end\n"
+        "local i, missing = 1, 0\n"
+        "while true do\n"
+        "  local s = string.find(p, '/', i, true)\n"
+        "  if not s then break end\n"
+        "  local t = redis.call('HGET', k, string.sub(p, 1, s - 1))\n"
+        "  if t and string.sub(t, 1, 1) ~= 'd' then return redis.error_reply('conflict ' .. "
+        "string.sub(p, 1, s - 1)) end\n"
+        "  if not t then missing = missing + 1 end\n"
+        "  i = s + 1\n"
+        "end\n"
+        "local old = redis.call('HGET', k, p)\n"
+        "if old and (string.sub(old, 1, 1) == 'd') ~= isdir then return redis.error_reply('isdir ' "
+        ".. p) end\n"
+        "local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+        "local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+        "local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+        "if nd + missing > tonumber(ARGV[4]) + 2048 then return redis.error_reply('too_large "
+        "dirs') end\n"
+        "local function gone(val)\n"
+        "  if string.sub(val, 1, 1) == 'd' then nd = nd - 1 else b = b - (#val - 1); n = n - 1 "
+        "end\n"
+        "end\n"
+        "local all = redis.call('HGETALL', k)\n"
+        "if isdir then\n"
+        "  local tp = p .. '/'\n"
+        "  for j = 1, #all, 2 do\n"
+        "    if string.sub(all[j], 1, #tp) == tp then\n"
+        "      gone(all[j + 1])\n"
+        "      redis.call('HDEL', k, all[j])\n"
+        "    end\n"
+        "  end\n"
+        "  local op = o .. '/'\n"
+        "  for j = 1, #all, 2 do\n"
+        "    if string.sub(all[j], 1, #op) == op then\n"
+        "      redis.call('HDEL', k, all[j])\n"
+        "      redis.call('HSET', k, tp .. string.sub(all[j], #op + 1), all[j + 1])\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "if old then gone(old) end\n"
+        "i = 1\n"
+        "while true do\n"
+        "  local s = string.find(p, '/', i, true)\n"
+        "  if not s then break end\n"
+        "  nd = nd + redis.call('HSETNX', k, string.sub(p, 1, s - 1), 'd')\n"
+        "  i = s + 1\n"
+        "end\n"
+        "redis.call('HDEL', k, o)\n"
+        "redis.call('HSET', k, p, v, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
+        "redis.call('EXPIRE', k, ARGV[3])\n"
+        "return 1\n",
 
     /* SESS_FORK KEYS: src dst  ARGV: ttl -> 1, 0 (no such session) */
-    [SCRIPT_SESS_FORK] =
-	"if redis.call('COPY', KEYS[1], KEYS[2]) == 0 then return 0 end\n"
-	"redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-	"redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
-	"return 1\n",
+    [SCRIPT_SESS_FORK] = "if redis.call('COPY', KEYS[1], KEYS[2]) == 0 then return 0 end\n"
+                         "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+                         "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+                         "return 1\n",
 
     /* SESS_SAVEBACK KEYS: sess  ARGV: ttl max_bytes max_files ndel
      * del... (path value)... -> 1, or an error "too_large bytes|files|dirs".
      * Applies what a /run changed: deletions, then new and changed entries.
      * The session is recreated if it expired while the job ran. */
     [SCRIPT_SESS_SAVEBACK] =
-	"local k = KEYS[1]\n"
-	"local ndel = tonumber(ARGV[4])\n"
-	"local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
-	"local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
-	"local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
-	"local function count(v, sign)\n"
-	"  if not v then return end\n"
-	"  if string.sub(v, 1, 1) == 'd' then nd = nd + sign else b = b + sign * (#v - 1); n = n + sign end\n"
-	"end\n"
-	"for j = 5, 4 + ndel do count(redis.call('HGET', k, ARGV[j]), -1) end\n"
-	"for j = 5 + ndel, #ARGV, 2 do\n"
-	"  count(redis.call('HGET', k, ARGV[j]), -1)\n"
-	"  count(ARGV[j + 1], 1)\n"
-	"end\n"
-	"if b > tonumber(ARGV[2]) then return redis.error_reply('too_large bytes') end\n"
-	"if n > tonumber(ARGV[3]) then return redis.error_reply('too_large files') end\n"
-	"if nd > tonumber(ARGV[3]) + 2048 then return redis.error_reply('too_large dirs') end\n"
-	"for j = 5, 4 + ndel do redis.call('HDEL', k, ARGV[j]) end\n"
-	"for j = 5 + ndel, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end\n"
-	"redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
-	"redis.call('EXPIRE', k, ARGV[1])\n"
-	"return 1\n",
+        "local k = KEYS[1]\n"
+        "local ndel = tonumber(ARGV[4])\n"
+        "local b = tonumber(redis.call('HGET', k, '\\0b') or '0')\n"
+        "local n = tonumber(redis.call('HGET', k, '\\0n') or '0')\n"
+        "local nd = tonumber(redis.call('HGET', k, '\\0d') or '0')\n"
+        "local function count(v, sign)\n"
+        "  if not v then return end\n"
+        "  if string.sub(v, 1, 1) == 'd' then nd = nd + sign else b = b + sign * (#v - 1); n = n + "
+        "sign end\n"
+        "end\n"
+        "for j = 5, 4 + ndel do count(redis.call('HGET', k, ARGV[j]), -1) end\n"
+        "for j = 5 + ndel, #ARGV, 2 do\n"
+        "  count(redis.call('HGET', k, ARGV[j]), -1)\n"
+        "  count(ARGV[j + 1], 1)\n"
+        "end\n"
+        "if b > tonumber(ARGV[2]) then return redis.error_reply('too_large bytes') end\n"
+        "if n > tonumber(ARGV[3]) then return redis.error_reply('too_large files') end\n"
+        "if nd > tonumber(ARGV[3]) + 2048 then return redis.error_reply('too_large dirs') end\n"
+        "for j = 5, 4 + ndel do redis.call('HDEL', k, ARGV[j]) end\n"
+        "for j = 5 + ndel, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end\n"
+        "redis.call('HSET', k, '\\0b', b, '\\0n', n, '\\0d', nd)\n"
+        "redis.call('EXPIRE', k, ARGV[1])\n"
+        "return 1\n",
 
     /* JOB_PUSH KEYS: queue alive (sess job)...  ARGV: max_depth session_ttl
      * result_ttl (job session_required)... -> {1}, {-1} (queue full), {-2}
@@ -189,70 +197,72 @@ static const char *const script_src[SCRIPT_COUNT] = {
      * or nothing: a refused batch queues no job. Sessions' TTLs are
      * renewed; each job key says the job exists until its result does. */
     [SCRIPT_JOB_PUSH] =
-	"local n = (#KEYS - 2) / 2\n"
-	"if redis.call('LLEN', KEYS[1]) + n > tonumber(ARGV[1]) then return {-1} end\n"
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return {-2} end\n"
-	"for i = 1, n do\n"
-	"  if ARGV[3 + 2 * i] == '1' and redis.call('EXISTS', KEYS[1 + 2 * i]) == 0 then return {-3, i} end\n"
-	"end\n"
-	"for i = 1, n do\n"
-	"  redis.call('EXPIRE', KEYS[1 + 2 * i], ARGV[2])\n"
-	"  redis.call('SET', KEYS[2 + 2 * i], 'queued', 'EX', ARGV[3])\n"
-	"  redis.call('LPUSH', KEYS[1], ARGV[2 + 2 * i])\n"
-	"end\n"
-	"return {1}\n",
+        "local n = (#KEYS - 2) / 2\n"
+        "if redis.call('LLEN', KEYS[1]) + n > tonumber(ARGV[1]) then return {-1} end\n"
+        "local t = redis.call('TIME')\n"
+        "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+        "if redis.call('ZCOUNT', KEYS[2], now, '+inf') == 0 then return {-2} end\n"
+        "for i = 1, n do\n"
+        "  if ARGV[3 + 2 * i] == '1' and redis.call('EXISTS', KEYS[1 + 2 * i]) == 0 then return "
+        "{-3, i} end\n"
+        "end\n"
+        "for i = 1, n do\n"
+        "  redis.call('EXPIRE', KEYS[1 + 2 * i], ARGV[2])\n"
+        "  redis.call('SET', KEYS[2 + 2 * i], 'queued', 'EX', ARGV[3])\n"
+        "  redis.call('LPUSH', KEYS[1], ARGV[2 + 2 * i])\n"
+        "end\n"
+        "return {1}\n",
 
     /* JOB_FINISH KEYS: res done proc stats latency  ARGV: envelope ttl job kind
      * status created_ms -> 1 when this call wrote the result, 0 when one
      * existed already */
     [SCRIPT_JOB_FINISH] =
-	"redis.call('LREM', KEYS[3], 1, ARGV[3])\n"
-	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
-	"redis.call('RPUSH', KEYS[2], ARGV[1])\n"
-	"redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
-	"redis.call('HINCRBY', KEYS[4], 'jobs:' .. ARGV[4] .. ':' .. ARGV[5], 1)\n"
-	"local t = redis.call('TIME')\n"
-	"local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[6])\n"
-	"if ms < 0 then ms = 0 end\n"
-	"local le = '+Inf'\n"
-	"for _, b in ipairs({5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}) do\n"
-	"  if ms <= b then le = tostring(b / 1000); break end\n"
-	"end\n"
-	"redis.call('HINCRBY', KEYS[5], le, 1)\n"
-	"redis.call('HINCRBY', KEYS[5], 'sum_ms', ms)\n"
-	"return 1\n",
+        "redis.call('LREM', KEYS[3], 1, ARGV[3])\n"
+        "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
+        "redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+        "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+        "redis.call('HINCRBY', KEYS[4], 'jobs:' .. ARGV[4] .. ':' .. ARGV[5], 1)\n"
+        "local t = redis.call('TIME')\n"
+        "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[6])\n"
+        "if ms < 0 then ms = 0 end\n"
+        "local le = '+Inf'\n"
+        "for _, b in ipairs({5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}) "
+        "do\n"
+        "  if ms <= b then le = tostring(b / 1000); break end\n"
+        "end\n"
+        "redis.call('HINCRBY', KEYS[5], le, 1)\n"
+        "redis.call('HINCRBY', KEYS[5], 'sum_ms', ms)\n"
+        "return 1\n",
 
     /* REAP KEYS: alive queue  ARGV: prefix forget_ms -> number of jobs put
      * back. Every executor whose lease expired loses its processing lists
      * to the front of the queue; one silent for forget_ms is forgotten. */
     [SCRIPT_REAP] =
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - 1)\n"
-	"local moved = 0\n"
-	"for _, e in ipairs(dead) do\n"
-	"  local slots = tonumber(redis.call('HGET', ARGV[1] .. 'exec:' .. e, 'slots') or '0')\n"
-	"  local score = tonumber(redis.call('ZSCORE', KEYS[1], e))\n"
-	"  for s = 0, slots - 1 do\n"
-	"    local pl = ARGV[1] .. 'proc:' .. e .. ':' .. s\n"
-	"    while redis.call('LMOVE', pl, KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end\n"
-	"  end\n"
-	"  -- An executor whose lease ran out may only be stalled: its slots can\n"
-	"  -- still take jobs. It stays listed (as expired) so later passes empty\n"
-	"  -- its lists again, and is forgotten only after a long silence.\n"
-	"  if now - score > tonumber(ARGV[2]) then\n"
-	"    redis.call('DEL', ARGV[1] .. 'exec:' .. e)\n"
-	"    redis.call('ZREM', KEYS[1], e)\n"
-	"  end\n"
-	"end\n"
-	"return moved\n",
+        "local t = redis.call('TIME')\n"
+        "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+        "local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - 1)\n"
+        "local moved = 0\n"
+        "for _, e in ipairs(dead) do\n"
+        "  local slots = tonumber(redis.call('HGET', ARGV[1] .. 'exec:' .. e, 'slots') or '0')\n"
+        "  local score = tonumber(redis.call('ZSCORE', KEYS[1], e))\n"
+        "  for s = 0, slots - 1 do\n"
+        "    local pl = ARGV[1] .. 'proc:' .. e .. ':' .. s\n"
+        "    while redis.call('LMOVE', pl, KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end\n"
+        "  end\n"
+        "  -- An executor whose lease ran out may only be stalled: its slots can\n"
+        "  -- still take jobs. It stays listed (as expired) so later passes empty\n"
+        "  -- its lists again, and is forgotten only after a long silence.\n"
+        "  if now - score > tonumber(ARGV[2]) then\n"
+        "    redis.call('DEL', ARGV[1] .. 'exec:' .. e)\n"
+        "    redis.call('ZREM', KEYS[1], e)\n"
+        "  end\n"
+        "end\n"
+        "return moved\n",
 };
+/* clang-format on */
 
 /* Filled by SCRIPT LOAD on first use, cleared on NOSCRIPT. */
 static char script_sha[SCRIPT_COUNT][41];
-
 
 redisContext *
 store_get(void)
@@ -307,8 +317,8 @@ store_get(void)
 fail:
 	if (now - last_warn_ms > 1000) {
 		log_warnx("redis: cannot connect to %s: %s",
-		    cfg.redis_socket && *cfg.redis_socket ? cfg.redis_socket : cfg.redis_host,
-		    conn ? conn->errstr : "out of memory");
+		          cfg.redis_socket && *cfg.redis_socket ? cfg.redis_socket : cfg.redis_host,
+		          conn ? conn->errstr : "out of memory");
 		last_warn_ms = now;
 	}
 	if (conn)
@@ -400,7 +410,8 @@ store_script(enum store_script s, int nkeys, int argc, const char **argv, const 
 				goto out;
 			if (r->type != REDIS_REPLY_STRING || r->len != 40) {
 				log_warnx("redis: SCRIPT LOAD failed: %s",
-				    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+				          r->type == REDIS_REPLY_ERROR ? r->str
+				                                       : "unexpected reply");
 				goto out;
 			}
 			memcpy(script_sha[s], r->str, 40);
@@ -413,7 +424,8 @@ store_script(enum store_script s, int nkeys, int argc, const char **argv, const 
 		for (int i = 0; i < argc; i++)
 			av[i + 3] = argv[i], al[i + 3] = lens ? lens[i] : strlen(argv[i]);
 		r = store_cmdargv(argc + 3, av, al);
-		if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			/* Redis restarted or flushed its script cache. */
 			freeReplyObject(r);
 			r = NULL;

@@ -56,7 +56,7 @@ redisReply *store_cmdargv(int argc, const char **argv, const size_t *lens);
  * ARGV. NULL when unreachable. A script error is returned as a reply of
  * type REDIS_REPLY_ERROR. */
 redisReply *store_script(enum store_script s, int nkeys, int argc, const char **argv,
-    const size_t *lens);
+                         const size_t *lens);
 /* Sets a read timeout for blocking commands on this connection; ms 0 means
  * the configured default. */
 void store_set_timeout(long ms);

@@ -40,12 +40,13 @@ token_create(const char *role, const char *student_id)
 	redisReply *r;
 
 	randombytes_buf(raw, sizeof raw);
-	sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(b64, sizeof b64, raw, sizeof raw,
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(raw, sizeof raw);
 	token = xasprintf("evd_%s", b64);
 	token_digest(token, strlen(token), hex);
 	r = store_cmd("HSET " KEY_PREFIX "token:%s role %s student_id %s created %lld", hex, role,
-	    student_id ? student_id : "", (long long)(now_real_ms() / 1000));
+	              student_id ? student_id : "", (long long)(now_real_ms() / 1000));
 	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 		if (r)
 			freeReplyObject(r);

@@ -12,7 +12,7 @@
 #define STUDENT_ID_MAX 128
 
 struct principal {
-	char role[ROLE_MAX];             /* "admin", "client" or "student" */
+	char role[ROLE_MAX];                 /* "admin", "client" or "student" */
 	char student_id[STUDENT_ID_MAX + 1]; /* empty unless a student token */
 };
 

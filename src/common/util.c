@@ -143,8 +143,7 @@ buf_steal(struct buf *b, size_t *len)
 	return p;
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *
 base64_encode(const void *src, size_t len, size_t *outlen)

@@ -76,7 +76,7 @@ cmd_queue(void)
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
 		redisReply *n = store_cmd("LLEN " KEY_PREFIX "dead");
 		printf("dead letters (jobs tried job_max_tries times): %lld\n",
-		    n && n->type == REDIS_REPLY_INTEGER ? n->integer : 0);
+		       n && n->type == REDIS_REPLY_INTEGER ? n->integer : 0);
 		if (n)
 			freeReplyObject(n);
 		for (size_t i = 0; i < r->elements; i++)
@@ -101,14 +101,15 @@ cmd_queue(void)
 		if (s)
 			freeReplyObject(s);
 		for (int k = 0; k < slots; k++) {
-			redisReply *l = store_cmd("LLEN " KEY_PREFIX "proc:%s:%d", e->element[i]->str, k);
+			redisReply *l =
+			    store_cmd("LLEN " KEY_PREFIX "proc:%s:%d", e->element[i]->str, k);
 			if (l && l->type == REDIS_REPLY_INTEGER)
 				held += l->integer;
 			if (l)
 				freeReplyObject(l);
 		}
 		printf("  %-50s slots %d  processing %lld  lease %s %lld ms\n", e->element[i]->str,
-		    slots, held, left >= 0 ? "left" : "EXPIRED", left >= 0 ? left : -left);
+		       slots, held, left >= 0 ? "left" : "EXPIRED", left >= 0 ? left : -left);
 	}
 	freeReplyObject(e);
 	return 0;

@@ -143,7 +143,8 @@ cgroup_init(char *why, size_t whylen)
 			active = is_v2 = 1;
 			return 1;
 		}
-		snprintf(why, whylen, "cgroup v2 has no delegated memory and pids controllers here");
+		snprintf(why, whylen,
+		         "cgroup v2 has no delegated memory and pids controllers here");
 		return 0;
 	}
 	snprintf(why, whylen, "no cgroup memory and pids controllers are mounted");

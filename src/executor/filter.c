@@ -17,27 +17,80 @@
  * namespaces, a kernel attack surface code under test never needs, or a
  * way to watch or change another process. */
 static const char *const denied[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "keyctl", "add_key", "request_key", "kexec_load",
-    "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog", "settimeofday",
-    "clock_settime", "clock_adjtime", "adjtimex", "open_by_handle_at",
-    "name_to_handle_at", "lookup_dcookie", "fanotify_init", "iopl", "ioperm", "uselib",
-    "vhangup", "nfsservctl", "personality", "sethostname", "setdomainname",
-    "mbind", "migrate_pages", "move_pages", "set_mempolicy", "get_mempolicy",
-    "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
-    "memfd_secret", "process_madvise", "pkey_alloc",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "lookup_dcookie",
+    "fanotify_init",
+    "iopl",
+    "ioperm",
+    "uselib",
+    "vhangup",
+    "nfsservctl",
+    "personality",
+    "sethostname",
+    "setdomainname",
+    "mbind",
+    "migrate_pages",
+    "move_pages",
+    "set_mempolicy",
+    "get_mempolicy",
+    "landlock_create_ruleset",
+    "landlock_add_rule",
+    "landlock_restrict_self",
+    "memfd_secret",
+    "process_madvise",
+    "pkey_alloc",
 };
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-#define NS_FLAGS                                                                             \
+#define NS_FLAGS                                                                                   \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
-	    CLONE_NEWCGROUP | CLONE_NEWTIME)
+	 CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 int
 filter_rule_count(void)
@@ -67,7 +120,7 @@ filter_build(void)
 		if ((NS_FLAGS & f) == 0)
 			continue;
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-			SCMP_A0(SCMP_CMP_MASKED_EQ, f, f)) < 0)
+		                     SCMP_A0(SCMP_CMP_MASKED_EQ, f, f)) < 0)
 			goto out;
 	}
 	/* clone3 hides its flags in memory a filter cannot read: it answers
@@ -76,7 +129,7 @@ filter_build(void)
 		goto out;
 	/* ioctl(TIOCSTI) pushes input into a terminal: never needed. */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-		SCMP_A1(SCMP_CMP_EQ, 0x5412)) < 0)
+	                     SCMP_A1(SCMP_CMP_EQ, 0x5412)) < 0)
 		goto out;
 	return ctx;
 out:

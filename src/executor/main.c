@@ -25,11 +25,10 @@
 #include "executor/sandbox.h"
 #include "executor/slot.h"
 
-static const char usage[] =
-    "usage: evald-executor [-t] [--self-test] [-c FILE] [-o key=value]...\n"
-    "  -c FILE       configuration file\n"
-    "  -o key=value  override one setting (see conf/evald.conf)\n"
-    "  -t            check the configuration and the sandbox, then exit\n";
+static const char usage[] = "usage: evald-executor [-t] [--self-test] [-c FILE] [-o key=value]...\n"
+                            "  -c FILE       configuration file\n"
+                            "  -o key=value  override one setting (see conf/evald.conf)\n"
+                            "  -t            check the configuration and the sandbox, then exit\n";
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -75,7 +74,7 @@ preflight(char *err, size_t errlen)
 		snprintf(err, errlen, "%s", r.error);
 	else if (r.exit_code != 7)
 		snprintf(err, errlen, "a probe job did not run (status %s, exit %d): %.100s",
-		    sandbox_status_name(r.status), r.exit_code, r.err.data ? r.err.data : "");
+		         sandbox_status_name(r.status), r.exit_code, r.err.data ? r.err.data : "");
 	else
 		rc = 0;
 	sandbox_result_free(&r);
@@ -99,11 +98,13 @@ static const char self_test_script[] =
     "p mount 'touch /usr/evald-probe' 'write /usr'\n"
     "p mount 'cat /etc/shadow' 'read /etc/shadow'\n"
     "n mount 'touch /work/x && touch /tmp/x' 'write /work and /tmp'\n"
-    "p ipc 'python3 -c \"import sys; sys.exit(0 if open(\\\"/proc/sysvipc/shm\\\").read().count(chr(10)) > 1 else 1)\"' "
+    "p ipc 'python3 -c \"import sys; sys.exit(0 if "
+    "open(\\\"/proc/sysvipc/shm\\\").read().count(chr(10)) > 1 else 1)\"' "
     "'see the host SysV shared memory'\n"
     "n uts '[ \"$(cat /proc/sys/kernel/hostname)\" = sandbox ]' 'hostname is its own'\n"
     "p seccomp 'unshare -U true' 'unshare a user namespace'\n"
-    "p seccomp 'python3 -c \"import ctypes,sys; sys.exit(ctypes.CDLL(None).syscall(101,0,0,0,0) != 0)\"' "
+    "p seccomp 'python3 -c \"import ctypes,sys; sys.exit(ctypes.CDLL(None).syscall(101,0,0,0,0) != "
+    "0)\"' "
     "'ptrace(PTRACE_TRACEME)'\n"
     "n caps 'grep -q \"^CapEff:.0000000000000000\" /proc/self/status && "
     "grep -q \"^CapBnd:.0000000000000000\" /proc/self/status' 'no capabilities at all'\n"
@@ -134,10 +135,11 @@ self_test(void)
 	if (r.out.data && (strstr(r.out.data, "ALLOWED") || strstr(r.out.data, "FAILED")))
 		failed = 1;
 	printf("seccomp: %d rules loaded in every job process\n", filter_rule_count());
-	printf("cgroup: %s\n", cgroup_active() ? (r.cgroup ? "memory and pids limits applied"
-							   : "FAILED to apply")
-					      : "none delegated here; rlimits stand in");
-	printf("%s\n", failed ? "self-test: some layer did NOT hold" : "self-test: every layer held");
+	printf("cgroup: %s\n",
+	       cgroup_active() ? (r.cgroup ? "memory and pids limits applied" : "FAILED to apply")
+	                       : "none delegated here; rlimits stand in");
+	printf("%s\n",
+	       failed ? "self-test: some layer did NOT hold" : "self-test: every layer held");
 	sandbox_result_free(&r);
 	return failed;
 }
@@ -218,18 +220,19 @@ main(int argc, char **argv)
 		fatalx("refusing to start: the sandbox cannot be built: %s", err);
 	if (runner_probe(err, sizeof err) < 0)
 		fatalx("refusing to start: %s%s", err,
-		    cfg.sandbox_zygote ? " (if nested user namespaces are refused here, set "
-					 "sandbox_zygote = no)"
-				       : "");
+		       cfg.sandbox_zygote ? " (if nested user namespaces are refused here, set "
+		                            "sandbox_zygote = no)"
+		                          : "");
 	if (want_self_test)
 		return self_test();
 	if (test_only) {
 		printf("sandbox ok: user, pid, network, mount, ipc and uts namespaces; "
 		       "pivot_root into a read-only root; rlimits; no_new_privs; no capabilities; "
 		       "seccomp (%d rules); %s; a probe evaluation passed%s\n",
-		    filter_rule_count(), cgroup_active() ? "cgroup memory and pids limits"
-							  : "no cgroup (rlimits stand in)",
-		    cfg.sandbox_zygote ? " through a zygote" : "");
+		       filter_rule_count(),
+		       cgroup_active() ? "cgroup memory and pids limits"
+		                       : "no cgroup (rlimits stand in)",
+		       cfg.sandbox_zygote ? " through a zygote" : "");
 		return 0;
 	}
 	if (cfg.executor_id && *cfg.executor_id)
@@ -282,7 +285,8 @@ main(int argc, char **argv)
 				if (slots[i] == pid) {
 					slots[i] = 0;
 					if (!stopping) {
-						log_warnx("slot %d died (status %d); respawning", i, status);
+						log_warnx("slot %d died (status %d); respawning", i,
+						          status);
 						slots[i] = spawn_slot(eid, i, &oldmask);
 					}
 				}
@@ -329,8 +333,9 @@ main(int argc, char **argv)
 		int left = 0;
 		for (int i = 0; i < cfg.executor_slots; i++) {
 			while ((r = store_cmd("LMOVE " KEY_PREFIX "proc:%s:%d " KEY_PREFIX
-					      "queue RIGHT RIGHT", eid, i)) != NULL &&
-			    r->type == REDIS_REPLY_STRING) {
+			                      "queue RIGHT RIGHT",
+			                      eid, i)) != NULL &&
+			       r->type == REDIS_REPLY_STRING) {
 				freeReplyObject(r);
 				left++;
 			}

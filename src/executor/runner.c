@@ -34,7 +34,8 @@ harness_compile(const char *path, char **out, size_t *len)
 	static const char prog[] =
 	    "import sys, marshal, importlib.util as u\n"
 	    "src = open(sys.argv[1], 'rb').read()\n"
-	    "code = compile(src, '/run/evald/' + sys.argv[1].rsplit('/', 1)[-1], 'exec', dont_inherit=True)\n"
+	    "code = compile(src, '/run/evald/' + sys.argv[1].rsplit('/', 1)[-1], 'exec', "
+	    "dont_inherit=True)\n"
 	    "sys.stdout.buffer.write(u.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n";
 	char *cmd;
 	struct buf b;
@@ -69,7 +70,8 @@ runner_init(void)
 
 	if (cfg.sandbox_zygote && harness_compile(path, &zygote, &zygote_len) < 0)
 		fatalx("cannot compile the zygote %s with %s (set sandbox_zygote = no to run "
-		       "without it)", path, cfg.python);
+		       "without it)",
+		       path, cfg.python);
 	free(path);
 	path = xasprintf("%s/evaluate.py", cfg.harness_dir);
 
@@ -78,7 +80,7 @@ runner_init(void)
 	if (harness_compile(path, &harness, &harness_len) < 0) {
 		/* The source runs too, only slower. */
 		log_warnx("could not precompile %s with %s; running it from source", path,
-		    cfg.python);
+		          cfg.python);
 		if (read_file(path, 16 << 20, &harness, &harness_len) < 0)
 			fatal("cannot read the evaluation harness %s", path);
 		harness_is_source = 1;
@@ -134,7 +136,7 @@ file_cmp(const void *a, const void *b)
  * saved), -1 when Redis fails. */
 static int
 session_save_back(const char *id, struct sb_file *before, size_t nb, struct sb_file *after,
-    size_t na)
+                  size_t na)
 {
 	const char **argv;
 	size_t *lens, argc = 0, i = 0, k = 0, ndel = 0;
@@ -199,7 +201,8 @@ session_save_back(const char *id, struct sb_file *before, size_t nb, struct sb_f
 		else if (r->type == REDIS_REPLY_INTEGER)
 			rc = 0;
 		else
-			log_warnx("save-back: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+			log_warnx("save-back: %s",
+			          r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 		freeReplyObject(r);
 	}
 out:
@@ -359,8 +362,8 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 
 	if (session_fetch(j->session, &files, &nfiles) < 0) {
 		*status = "internal_error";
-		return job_envelope_error("unavailable", "the store failed while reading the session",
-		    len);
+		return job_envelope_error("unavailable",
+		                          "the store failed while reading the session", len);
 	}
 	spec_defaults(&spec, slot);
 	spec.argv = argv;
@@ -376,26 +379,33 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 		sandbox_result_free(&res);
 		sb_files_free(files, nfiles);
 		*status = "internal_error";
-		return job_envelope_error("internal_error", "the sandbox could not run the job", len);
+		return job_envelope_error("internal_error", "the sandbox could not run the job",
+		                          len);
 	}
 	if (!res.save_overflow)
 		saved = session_save_back(j->session, files, nfiles, res.files, res.nfiles);
 	o = json_object_new_object();
-	json_object_object_add(o, "stdout", text_value(res.out.data ? res.out.data : "", res.out.len));
-	json_object_object_add(o, "stderr", text_value(res.err.data ? res.err.data : "", res.err.len));
+	json_object_object_add(o, "stdout",
+	                       text_value(res.out.data ? res.out.data : "", res.out.len));
+	json_object_object_add(o, "stderr",
+	                       text_value(res.err.data ? res.err.data : "", res.err.len));
 	json_object_object_add(o, "exit_code", json_object_new_int(res.exit_code));
-	json_object_object_add(o, "status", json_object_new_string(sandbox_status_name(res.status)));
+	json_object_object_add(o, "status",
+	                       json_object_new_string(sandbox_status_name(res.status)));
 	json_object_object_add(o, "time_ms", json_object_new_int64(res.time_ms));
 	json_object_object_add(o, "cpu_ms", json_object_new_int64(res.cpu_ms));
 	json_object_object_add(o, "memory_kb", json_object_new_int64(res.memory_kb));
 	json_object_object_add(o, "truncated", json_object_new_boolean(res.truncated));
-	json_object_object_add(o, "limits", json_object_new_string(res.cgroup ? "cgroup" : "rlimit"));
+	json_object_object_add(o, "limits",
+	                       json_object_new_string(res.cgroup ? "cgroup" : "rlimit"));
 	if (res.save_overflow || saved == 1)
-		json_object_object_add(o, "save_error",
+		json_object_object_add(
+		    o, "save_error",
 		    json_object_new_string("the files were not saved: the work directory is over "
-					   "the session's size or file limit"));
+		                           "the session's size or file limit"));
 	else if (saved < 0)
-		json_object_object_add(o, "save_error",
+		json_object_object_add(
+		    o, "save_error",
 		    json_object_new_string("the files were not saved: the store failed"));
 	*status = sandbox_status_name(res.status);
 	env = job_envelope_ok(o, len);
@@ -445,8 +455,8 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 
 	if (j->session != NULL && session_fetch(j->session, &files, &nfiles) < 0) {
 		*status = "internal_error";
-		return job_envelope_error("unavailable", "the store failed while reading the session",
-		    len);
+		return job_envelope_error("unavailable",
+		                          "the store failed while reading the session", len);
 	}
 	req = json_object_new_object();
 	jx_add_strlen(req, "code", j->code, j->code_len);
@@ -486,7 +496,7 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 ran:
 	*status = sandbox_status_name(res.status);
 	log_debug("evaluation: %s, %lld ms wall, %lld ms cpu, %lld KiB", *status,
-	    (long long)res.time_ms, (long long)res.cpu_ms, (long long)res.memory_kb);
+	          (long long)res.time_ms, (long long)res.cpu_ms, (long long)res.memory_kb);
 	if (res.res.len > 0)
 		body = jx_parse(res.res.data, res.res.len, 512, &e);
 	if (body == NULL || !json_object_is_type(body, json_type_object) ||
@@ -496,9 +506,11 @@ ran:
 		if (body)
 			json_object_put(body);
 		if (res.status == SB_TIMEOUT)
-			snprintf(why, sizeof why, "Timeout: the evaluation exceeded its time limit");
-		else
 			snprintf(why, sizeof why,
+			         "Timeout: the evaluation exceeded its time limit");
+		else
+			snprintf(
+			    why, sizeof why,
 			    "EvaluationError: the evaluation ended without a result (%s, exit %d)",
 			    sandbox_status_name(res.status), res.exit_code);
 		body = eval_all_failed(j, why);

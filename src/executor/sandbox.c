@@ -46,8 +46,8 @@ struct sb_status {
 const char *
 sandbox_status_name(enum sandbox_status s)
 {
-	static const char *const names[] = {"ok", "runtime_error", "timeout", "memory_limit",
-	    "output_limit", "internal_error"};
+	static const char *const names[] = {"ok",           "runtime_error", "timeout",
+	                                    "memory_limit", "output_limit",  "internal_error"};
 	return names[s];
 }
 
@@ -55,8 +55,7 @@ sandbox_status_name(enum sandbox_status s)
 
 /* Reports a setup failure to the parent through the status pipe and exits:
  * the parent turns it into an internal_error naming the step. */
-static void __attribute__((noreturn))
-init_fail(int status_fd, const char *what)
+static void __attribute__((noreturn)) init_fail(int status_fd, const char *what)
 {
 	char msg[300];
 	int n = snprintf(msg, sizeof msg, "E%s: %s", what, strerror(errno));
@@ -124,8 +123,8 @@ write_text(const char *path, const char *data, size_t len, mode_t mode)
 	return rc;
 }
 
-static const char *const system_dirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
-    "/libx32"};
+static const char *const system_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                          "/lib64", "/lib32", "/libx32"};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
 
 /* Builds the new root under NEWROOT and pivots into it. */
@@ -134,8 +133,8 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 {
 	char path[256], opts[128];
 	static const char passwd[] = "root:x:0:0:root:/:/bin/sh\n"
-				     "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
-				     "nobody:x:65534:65534:nobody:/:/bin/sh\n";
+	                             "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
+	                             "nobody:x:65534:65534:nobody:/:/bin/sh\n";
 	static const char group[] = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
 	static const char hosts[] = "127.0.0.1 localhost\n::1 localhost\n";
 
@@ -173,17 +172,17 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		init_fail(sfd, "writing /etc");
 	if (access("/etc/ld.so.cache", R_OK) == 0 &&
 	    (write_text(NEWROOT "/etc/ld.so.cache", "", 0, 0644) < 0 ||
-		bind_ro("/etc/ld.so.cache", NEWROOT "/etc/ld.so.cache") < 0))
+	     bind_ro("/etc/ld.so.cache", NEWROOT "/etc/ld.so.cache") < 0))
 		init_fail(sfd, "/etc/ld.so.cache");
 	if (access("/etc/alternatives", R_OK) == 0 &&
 	    (mkdir(NEWROOT "/etc/alternatives", 0755) < 0 ||
-		bind_ro("/etc/alternatives", NEWROOT "/etc/alternatives") < 0))
+	     bind_ro("/etc/alternatives", NEWROOT "/etc/alternatives") < 0))
 		init_fail(sfd, "/etc/alternatives");
 
 	/* The writable places: the work directory and /tmp, size-limited. */
 	snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
-	    (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-	    (long long)spec->save_max_files * 2 + 8192);
+	         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+	         (long long)spec->save_max_files * 2 + 8192);
 	if (mkdir(NEWROOT "/work", 0755) < 0 ||
 	    mount("tmpfs", NEWROOT "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 		init_fail(sfd, "mounting /work");
@@ -199,8 +198,7 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		char src[64];
 		snprintf(src, sizeof src, "/dev/%s", dev_nodes[i]);
 		snprintf(path, sizeof path, NEWROOT "/dev/%s", dev_nodes[i]);
-		if (write_text(path, "", 0, 0666) < 0 ||
-		    mount(src, path, NULL, MS_BIND, NULL) < 0)
+		if (write_text(path, "", 0, 0666) < 0 || mount(src, path, NULL, MS_BIND, NULL) < 0)
 			init_fail(sfd, src);
 	}
 	snprintf(opts, sizeof opts, "size=%lld,mode=1777", (long long)spec->tmpfs_bytes);
@@ -215,8 +213,8 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 
 	/* A /proc of the new PID namespace: only the job's processes. */
 	if (mkdir(NEWROOT "/proc", 0555) < 0 ||
-	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		"hidepid=2") < 0)
+	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") <
+	        0)
 		init_fail(sfd, "mounting /proc");
 
 	/* evald's own files: the harness, stdin, a `python` command. */
@@ -232,11 +230,11 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 	if (spec->zygote) {
 		int fd;
 		if (write_text(NEWROOT "/run/evald/zygote.pyc", spec->zygote_data, spec->zygote_len,
-			0444) < 0 ||
+		               0444) < 0 ||
 		    mkdir(NEWROOT "/run/evald/work", 0755) < 0)
 			init_fail(sfd, "writing the zygote");
 		fd = open(NEWROOT "/run/evald/filter.bpf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0444);
+		          0444);
 		if (fd < 0 || filter_export(fd) < 0)
 			init_fail(sfd, "exporting the seccomp filter");
 		close(fd);
@@ -247,7 +245,8 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 	if (chroot(".") < 0 || chdir("/") < 0 || umount2("/oldroot", MNT_DETACH) < 0 ||
 	    rmdir("/oldroot") < 0)
 		init_fail(sfd, "detaching the old root");
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
 		init_fail(sfd, "making the root read-only");
 	if (sethostname("sandbox", 7) < 0)
 		init_fail(sfd, "sethostname");
@@ -266,11 +265,18 @@ set_limit(int res, int64_t v, int sfd, const char *what)
 /* The job process: limits, unprivileged ids, exec. Never returns. */
 static void __attribute__((noreturn))
 job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s, int in_fd,
-    int out_fd, int err_fd, int res_fd, int sfd, int with_filter)
+         int out_fd, int err_fd, int res_fd, int sfd, int with_filter)
 {
-	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin", "HOME=/work",
-	    "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox", "TERM=dumb",
-	    "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", NULL};
+	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin",
+	                             "HOME=/work",
+	                             "LANG=C.UTF-8",
+	                             "LC_ALL=C.UTF-8",
+	                             "USER=sandbox",
+	                             "LOGNAME=sandbox",
+	                             "TERM=dumb",
+	                             "TMPDIR=/tmp",
+	                             "PYTHONDONTWRITEBYTECODE=1",
+	                             NULL};
 
 	setsid();
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
@@ -311,7 +317,7 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		/* Not a sandbox failure: the command does not exist. */
 		char msg[300];
 		int n = snprintf(msg, sizeof msg, "evald: cannot execute %s: %s\n", argv[0],
-		    strerror(errno));
+		                 strerror(errno));
 		if (n > 0 && write(2, msg, (size_t)n) < 0)
 			_exit(126);
 		if (write(sfd, "X", 1) < 0)
@@ -336,7 +342,7 @@ struct sb_jobhdr {
 /* Reads the job message from ctl into the pieces. Returns 0 or -1. */
 static int
 init_read_job(int ctl, const struct sandbox_spec *base, struct sb_jobhdr *h, char **blob,
-    const char **argv, char **stdin_data, struct sb_file **files, size_t *nfiles)
+              const char **argv, char **stdin_data, struct sb_file **files, size_t *nfiles)
 {
 	size_t off = 0;
 	int argc = 0, over;
@@ -348,8 +354,7 @@ init_read_job(int ctl, const struct sandbox_spec *base, struct sb_jobhdr *h, cha
 		return -1;
 	*blob = xmalloc(h->argv_len + 1);
 	*stdin_data = xmalloc(h->stdin_len + 1);
-	if (read_full(ctl, *blob, h->argv_len) < 0 ||
-	    read_full(ctl, *stdin_data, h->stdin_len) < 0)
+	if (read_full(ctl, *blob, h->argv_len) < 0 || read_full(ctl, *stdin_data, h->stdin_len) < 0)
 		return -1;
 	(*blob)[h->argv_len] = '\0';
 	while (off < h->argv_len && argc < ARGV_MAX - 1) {
@@ -386,8 +391,8 @@ recv_with_fds(int sock, void *buf, size_t len, int *fds, int nfds, int *got)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 	struct iovec iov = {buf, len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-	    .msg_controllen = sizeof cbuf};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -414,8 +419,10 @@ send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-	    .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = cbuf,
+	                   .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	ssize_t n;
 
@@ -437,8 +444,7 @@ send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 /* Init of a zygote sandbox: starts the Python zygote, then serves jobs until
  * the slot closes ctl. Each job gets a fresh tmpfs work directory, written
  * here and bound onto /work by the zygote's supervisor. Never returns. */
-static void __attribute__((noreturn))
-zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
+static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 {
 	static const char *argv[] = {NULL, "-I", "-S", "/run/evald/zygote.pyc", NULL};
 	int zs[2], xfd[2], null_fd;
@@ -483,8 +489,8 @@ zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 			_exit(117);
 		free(blob);
 		snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
-		    (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-		    (long long)spec->save_max_files * 2 + 8192);
+		         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+		         (long long)spec->save_max_files * 2 + 8192);
 		if (mount("tmpfs", "/run/evald/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ||
 		    workdir_materialise("/run/evald/work", files, nfiles, SANDBOX_UID) < 0)
 			_exit(118);
@@ -492,9 +498,10 @@ zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 		if (pipe2(jr, O_CLOEXEC) < 0)
 			_exit(119);
 		n = snprintf(line, sizeof line, "%lld %lld %lld %lld %lld %lld %lld %lld\n",
-		    (long long)h.wall_ms, (long long)h.cpu_s, (long long)spec->as_bytes,
-		    (long long)spec->nproc, (long long)spec->fsize_bytes, (long long)spec->nofile,
-		    (long long)spec->stack_bytes, (long long)spec->tmpfs_bytes);
+		             (long long)h.wall_ms, (long long)h.cpu_s, (long long)spec->as_bytes,
+		             (long long)spec->nproc, (long long)spec->fsize_bytes,
+		             (long long)spec->nofile, (long long)spec->stack_bytes,
+		             (long long)spec->tmpfs_bytes);
 		{
 			int zf[5] = {fds[0], fds[1], fds[2], fds[3], jr[1]};
 			if (send_with_fds(zs[0], line, (size_t)n, zf, 5) < 0)
@@ -505,18 +512,20 @@ zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 		close(jr[1]);
 		/* The supervisor reports when the job process has ended; the
 		 * slot's own deadline covers a supervisor that never does. */
-		while (ll < sizeof line - 1 && (n = read(jr[0], line + ll, sizeof line - 1 - ll)) > 0)
+		while (ll < sizeof line - 1 &&
+		       (n = read(jr[0], line + ll, sizeof line - 1 - ll)) > 0)
 			ll += (size_t)n;
 		close(jr[0]);
 		line[ll] = '\0';
 		memset(&st, 0, sizeof st);
 		{
 			long long ws, to, wall, cpu, rss;
-			if (sscanf(line, "%lld %lld %lld %lld %lld", &ws, &to, &wall, &cpu, &rss) != 5) {
+			if (sscanf(line, "%lld %lld %lld %lld %lld", &ws, &to, &wall, &cpu, &rss) !=
+			    5) {
 				/* the supervisor failed: say so through the status pipe */
 				char msg[300];
-				int m = snprintf(msg, sizeof msg, "Ethe job supervisor failed: %.200s",
-				    line);
+				int m = snprintf(msg, sizeof msg,
+				                 "Ethe job supervisor failed: %.200s", line);
 				if (write_all(fds[4], msg, (size_t)m) < 0)
 					_exit(121);
 				close(fds[4]);
@@ -541,9 +550,8 @@ zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 /* Init: PID 1 of the new namespace. Builds the root, starts the job
  * process at once when the sandbox is warm (it waits on stdin), reports
  * ready, then waits for the job on ctl. Never returns. */
-static void __attribute__((noreturn))
-init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int err_fd,
-    int res_fd, int sfd)
+static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec, int go_fd, int ctl,
+                                                int out_fd, int err_fd, int res_fd, int sfd)
 {
 	struct sb_status st;
 	struct sb_jobhdr h;
@@ -594,7 +602,8 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 			init_fail(sfd, "fork");
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd, xfd[1], 1);
+			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd,
+			         xfd[1], 1);
 		}
 	}
 	if (write_all(sfd, "R", 1) < 0)
@@ -613,7 +622,7 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			job_exec(spec, argv[0] ? argv : spec->argv, h.cpu_s, in[0], out_fd, err_fd,
-			    res_fd, xfd[1], 1);
+			         res_fd, xfd[1], 1);
 		}
 	}
 	/* Empty stdin is an immediate end of file; anything else is written
@@ -678,7 +687,7 @@ init_main(const struct sandbox_spec *spec, int go_fd, int ctl, int out_fd, int e
 		st.exec_failed = 1;
 	getrusage(RUSAGE_CHILDREN, &ru);
 	st.cpu_ms = (int64_t)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
-	    (int64_t)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
+	            (int64_t)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
 	st.maxrss_kb = ru.ru_maxrss;
 	if (write_all(sfd, "S", 1) < 0 || write_all(sfd, &st, sizeof st) < 0)
 		_exit(113);
@@ -829,8 +838,8 @@ sandbox_netns_init(char *err, size_t errlen)
 static pid_t
 clone_sandbox(void)
 {
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
-	    CLONE_NEWUTS | SIGCHLD;
+	unsigned long flags =
+	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
 	pid_t pid;
 
 	if (slot_netns < 0 || setns(slot_netns, CLONE_NEWNET) < 0)
@@ -884,9 +893,8 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 
 	if (pipe2(go, O_CLOEXEC) < 0 ||
 	    (spec->zygote ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl)
-			  : pipe2(ctl, O_CLOEXEC)) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(err, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0 ||
+	                  : pipe2(ctl, O_CLOEXEC)) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0 ||
 	    (spec->result_fd && pipe2(rp, O_CLOEXEC) < 0)) {
 		snprintf(errbuf, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -903,7 +911,7 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 	/* Into its cgroup before it runs anything of the job's. */
 	if (cgroup_active() &&
 	    cgroup_enter(&sb->cg, pid, (cfg.sandbox_memory_mb << 20) + spec->tmpfs_bytes,
-		spec->nproc + 8) < 0) {
+	                 spec->nproc + 8) < 0) {
 		snprintf(errbuf, errlen, "cannot put the sandbox in a cgroup");
 		goto fail;
 	}
@@ -1002,7 +1010,7 @@ send_job(struct sandbox *sb, const struct sandbox_spec *job)
  * output cap, the kernel's OOM kills and the CPU limit. */
 static void
 verdict(const struct sb_status *st, int out_over, int oom, int64_t cpu_s,
-    struct sandbox_result *res)
+        struct sandbox_result *res)
 {
 	res->time_ms = st->wall_ms;
 	res->cpu_ms = st->cpu_ms;
@@ -1019,7 +1027,7 @@ verdict(const struct sb_status *st, int out_over, int oom, int64_t cpu_s,
 	else if (oom && res->exit_code != 0)
 		res->status = SB_MEMORY_LIMIT;
 	else if (st->timed_out || res->term_signal == SIGXCPU ||
-	    (res->term_signal == SIGKILL && st->cpu_ms >= cpu_s * 1000))
+	         (res->term_signal == SIGKILL && st->cpu_ms >= cpu_s * 1000))
 		res->status = SB_TIMEOUT;
 	else if (res->exit_code == 0 && !st->exec_failed)
 		res->status = SB_OK;
@@ -1044,23 +1052,23 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 	cgroup_reset_peak(&sb->cg);
 	if (send_job(sb, job) < 0) {
 		snprintf(res->error, sizeof res->error, "sending the job to the sandbox: %s",
-		    strerror(errno));
+		         strerror(errno));
 		goto out;
 	}
 	hard = t0 + job->wall_ms + GRACE_MS;
 	{
 		struct pollfd pf[4];
 		int open_out = 1, open_err = 1, open_res = sb->res >= 0, open_st = 1;
-		size_t stat_cap = (size_t)sb->save_max_bytes + (size_t)sb->save_max_files * 4200 +
-		    4096;
+		size_t stat_cap =
+		    (size_t)sb->save_max_bytes + (size_t)sb->save_max_files * 4200 + 4096;
 
 		while (open_out || open_err || open_res || open_st) {
 			int n = 0, left = (int)(hard - now_mono_ms());
 			if (left <= 0) {
 				kill(sb->pid, SIGKILL);
 				snprintf(res->error, sizeof res->error,
-				    "the sandbox did not finish within its limit plus %d s",
-				    GRACE_MS / 1000);
+				         "the sandbox did not finish within its limit plus %d s",
+				         GRACE_MS / 1000);
 				break;
 			}
 			pf[0] = (struct pollfd){open_out ? sb->out : -1, POLLIN, 0};
@@ -1075,11 +1083,13 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 			/* output_max 0: the output is not wanted; read and drop
 			 * it all without stopping the job. */
 			if (pf[0].revents)
-				open_out = drain(sb->out, &res->out,
+				open_out = drain(
+				    sb->out, &res->out,
 				    job->output_max ? (size_t)job->output_max - res->err.len : 0,
 				    job->output_max ? &out_over : &dropped);
 			if (pf[1].revents)
-				open_err = drain(sb->err, &res->err,
+				open_err = drain(
+				    sb->err, &res->err,
 				    job->output_max ? (size_t)job->output_max - res->out.len : 0,
 				    job->output_max ? &out_over : &dropped);
 			if (pf[2].revents)
@@ -1097,11 +1107,12 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 		goto out;
 	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
 		snprintf(res->error, sizeof res->error, "sandbox setup failed: %.*s",
-		    (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
+		         (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
 		goto out;
 	}
 	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
-		snprintf(res->error, sizeof res->error, "the sandbox's init ended without a status");
+		snprintf(res->error, sizeof res->error,
+		         "the sandbox's init ended without a status");
 		goto out;
 	}
 	{
@@ -1111,9 +1122,9 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 		res->cgroup = sb->cg.mem[0] != '\0';
 		if (job->save_back &&
 		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
-			&res->nfiles, &res->save_overflow) < 0) {
+		                  &res->nfiles, &res->save_overflow) < 0) {
 			snprintf(res->error, sizeof res->error,
-			    "the sandbox returned a malformed work directory");
+			         "the sandbox returned a malformed work directory");
 			goto out;
 		}
 		if (stat_over)
@@ -1137,8 +1148,7 @@ out:
 }
 
 int
-sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
-    struct sandbox_result *res)
+sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rp[2] = {-1, -1};
 	int sp[2] = {-1, -1}, out_over = 0, res_over = 0, dropped = 0, stat_over = 0, rc = -1;
@@ -1168,7 +1178,7 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 		if (send_with_fds(sb->ctl, &h, sizeof h, fds, 5) < 0 ||
 		    write_all(sb->ctl, files.data, files.len) < 0) {
 			snprintf(res->error, sizeof res->error, "sending the job to the zygote: %s",
-			    strerror(errno));
+			         strerror(errno));
 			goto out;
 		}
 	}
@@ -1188,7 +1198,8 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 		while (open_out || open_err || open_res || open_st) {
 			int n, left = (int)(hard - now_mono_ms());
 			if (left <= 0) {
-				snprintf(res->error, sizeof res->error,
+				snprintf(
+				    res->error, sizeof res->error,
 				    "the zygote did not finish the job within its limit plus %d s",
 				    GRACE_MS / 1000);
 				goto out;
@@ -1204,11 +1215,13 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 			if (n <= 0)
 				continue;
 			if (pf[0].revents)
-				open_out = drain(out[0], &res->out,
+				open_out = drain(
+				    out[0], &res->out,
 				    job->output_max ? (size_t)job->output_max - res->err.len : 0,
 				    job->output_max ? &out_over : &dropped);
 			if (pf[1].revents)
-				open_err = drain(err[0], &res->err,
+				open_err = drain(
+				    err[0], &res->err,
 				    job->output_max ? (size_t)job->output_max - res->out.len : 0,
 				    job->output_max ? &out_over : &dropped);
 			if (pf[2].revents)
@@ -1216,8 +1229,8 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 			if (pf[3].revents)
 				open_st = drain(sp[0], &sbuf, 4096, &stat_over);
 			if (in[1] >= 0 && pf[4].revents) {
-				ssize_t w = write(in[1], job->stdin_data + in_off,
-				    job->stdin_len - in_off);
+				ssize_t w =
+				    write(in[1], job->stdin_data + in_off, job->stdin_len - in_off);
 				if (w > 0)
 					in_off += (size_t)w;
 				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
@@ -1228,12 +1241,13 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
 	}
 	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
 		snprintf(res->error, sizeof res->error, "%.*s",
-		    (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
+		         (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
 		rc = 1; /* the job failed, the sandbox is fine */
 		goto out;
 	}
 	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
-		snprintf(res->error, sizeof res->error, "the zygote sandbox ended without a status");
+		snprintf(res->error, sizeof res->error,
+		         "the zygote sandbox ended without a status");
 		goto out;
 	}
 	{

@@ -38,8 +38,8 @@ struct sb_file {
 
 struct sandbox_spec {
 	/* prepare time */
-	int warm; /* start argv at once; it waits for stdin (the harness) */
-	int zygote; /* argv[0] is python: start the zygote, serve many jobs */
+	int warm;                /* start argv at once; it waits for stdin (the harness) */
+	int zygote;              /* argv[0] is python: start the zygote, serve many jobs */
 	const char *zygote_data; /* the zygote's compiled code */
 	size_t zygote_len;
 	const char *const *argv; /* argv[0] is a path inside the sandbox */
@@ -50,8 +50,8 @@ struct sandbox_spec {
 	const char *extra_name; /* a file placed at /run/evald/<name> (the harness) */
 	const char *extra_data;
 	size_t extra_len;
-	int result_fd;   /* give the job a pipe on fd 3 and collect it */
-	int save_back;   /* stream /work back when the job ends */
+	int result_fd; /* give the job a pipe on fd 3 and collect it */
+	int save_back; /* stream /work back when the job ends */
 	int64_t wall_ms;
 	int64_t cpu_s;
 	int64_t as_bytes;
@@ -100,7 +100,7 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sand
  * harness. Returns 0 with res filled, 1 when the job could not be run but
  * the sandbox can serve the next, -1 when the sandbox must be discarded. */
 int sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
-    struct sandbox_result *res);
+                        struct sandbox_result *res);
 /* Makes this process's empty network namespace, shared by its sandboxes
  * one job at a time (call once per slot). Returns 0, or -1 with err set;
  * sandboxes then get a network namespace of their own each. */

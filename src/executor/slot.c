@@ -31,7 +31,7 @@ slot_signal(int sig)
  * store failure. */
 static int
 publish(const char *proc, const char *job_id, const char *payload, size_t plen, const char *env,
-    size_t elen, const char *kind, const char *status, int64_t created_ms)
+        size_t elen, const char *kind, const char *status, int64_t created_ms)
 {
 	char res[80], done[80], ttl[32], created[32];
 	const char *argv[11];
@@ -59,7 +59,8 @@ publish(const char *proc, const char *job_id, const char *payload, size_t plen, 
 		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 			rc = (int)r->integer;
 		else if (r != NULL)
-			log_warnx("publish: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+			log_warnx("publish: %s",
+			          r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 		if (r)
 			freeReplyObject(r);
 		if (rc >= 0)
@@ -81,7 +82,7 @@ recover(const char *proc)
 	int n = 0;
 
 	while ((r = store_cmd("LMOVE %s " KEY_PREFIX "queue RIGHT RIGHT", proc)) != NULL &&
-	    r->type == REDIS_REPLY_STRING) {
+	       r->type == REDIS_REPLY_STRING) {
 		freeReplyObject(r);
 		n++;
 	}
@@ -119,7 +120,8 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 	if (r)
 		freeReplyObject(r);
 	if (tries > cfg.job_max_tries) {
-		snprintf(err, sizeof err, "the job was tried %lld times and never finished", tries - 1);
+		snprintf(err, sizeof err, "the job was tried %lld times and never finished",
+		         tries - 1);
 		env = job_envelope_error("internal_error", err, &elen);
 		log_warnx("%s", err);
 		/* Kept for the operator (evalctl queue): the last 1000. */
@@ -133,10 +135,10 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		int64_t t0 = now_mono_ms();
 		env = runner_run(&j, index, &elen, &status);
 		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
-		    (long long)(now_mono_ms() - t0));
+		          (long long)(now_mono_ms() - t0));
 	}
 	if (publish(proc, j.id, payload, plen, env, elen, job_kind_name(j.kind), status,
-		j.created_ms) < 0)
+	            j.created_ms) < 0)
 		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
 	free(env);
 	job_free(&j);

@@ -62,7 +62,7 @@ make_entry(int dirfd, const struct sb_file *f, int uid)
 	case 'f':
 	case 'x':
 		fd = openat(dirfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    f->type == 'x' ? 0755 : 0644);
+		            f->type == 'x' ? 0755 : 0644);
 		if (fd < 0)
 			return errno == EEXIST ? 0 : -1;
 		if (write_all(fd, f->data, f->len) < 0 || fchown(fd, uid, uid) < 0) {
@@ -156,7 +156,7 @@ workdir_encode(const struct sb_file *files, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n; i++)
 		record(out, files[i].type, files[i].path, files[i].path_len, files[i].data,
-		    files[i].len);
+		       files[i].len);
 	buf_append(out, "Z", 1);
 }
 
@@ -195,7 +195,8 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 				free(path);
 				break;
 			}
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub = openat(dfd, de->d_name,
+			             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			emit(w, 'd', path, plen, "", 0);
 			if (sub >= 0)
 				walk_dir(w, sub, path, depth + 1);
@@ -211,7 +212,8 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 					emit(w, 'l', path, plen, target, (size_t)n);
 			}
 		} else if (S_ISREG(st.st_mode)) {
-			int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			int fd =
+			    openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 			char *data = NULL;
 			size_t dlen = 0;
 			if (++w->files > w->max_files || (w->bytes += st.st_size) > w->max_bytes) {
@@ -222,7 +224,7 @@ walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 				ssize_t n;
 				buf_init(&b);
 				while ((n = read(fd, tmp, sizeof tmp)) > 0 &&
-				    (int64_t)(b.len + (size_t)n) <= w->max_bytes)
+				       (int64_t)(b.len + (size_t)n) <= w->max_bytes)
 					buf_append(&b, tmp, (size_t)n);
 				data = buf_steal(&b, &dlen);
 				emit(w, (st.st_mode & S_IXUSR) ? 'x' : 'f', path, plen, data, dlen);

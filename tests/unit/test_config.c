@@ -23,35 +23,37 @@ main(void)
 	ok(c.case_timeout_s == 5, "default case timeout is 5 s");
 	ok(c.listen_mode == 0660, "octal default");
 	ok(config_set(&c, "api_workers = 4", err, sizeof err) == 0 && c.api_workers == 4,
-	    "set an int");
+	   "set an int");
 	ok(config_set(&c, "api_workers=0", err, sizeof err) < 0 && strstr(err, "outside"),
-	    "out of bounds refused: %s", err);
+	   "out of bounds refused: %s", err);
 	ok(config_set(&c, "api_workers = many", err, sizeof err) < 0, "not a number refused");
 	ok(config_set(&c, "nonsense = 1", err, sizeof err) < 0 && strstr(err, "unknown"),
-	    "unknown key refused: %s", err);
+	   "unknown key refused: %s", err);
 	ok(config_set(&c, "anonymous_loopback_only = no", err, sizeof err) == 0 &&
-		c.anonymous_loopback_only == 0, "bool");
+	       c.anonymous_loopback_only == 0,
+	   "bool");
 	ok(config_set(&c, "anonymous_loopback_only = maybe", err, sizeof err) < 0, "bad bool");
 	ok(config_set(&c, "listen_mode = 0666", err, sizeof err) == 0 && c.listen_mode == 0666,
-	    "octal");
+	   "octal");
 	ok(config_set(&c, "redis_password =", err, sizeof err) == 0 && *c.redis_password == '\0',
-	    "empty string");
+	   "empty string");
 	ok(config_set(&c, "anonymous = repl, jobs", err, sizeof err) == 0, "list");
 	ok(config_anonymous_allows(&c, "repl") && config_anonymous_allows(&c, "jobs") &&
-		!config_anonymous_allows(&c, "ops") && !config_anonymous_allows(&c, "rep"),
-	    "anonymous groups");
+	       !config_anonymous_allows(&c, "ops") && !config_anonymous_allows(&c, "rep"),
+	   "anonymous groups");
 
 	fd = mkstemp(path);
 	f = fdopen(fd, "w");
 	fprintf(f, "# comment\n\nredis_port = 7000\n  log_level = debug  \n");
 	fclose(f);
 	ok(config_load(&c, path, err, sizeof err) == 0 && c.redis_port == 7000 &&
-		strcmp(c.log_level, "debug") == 0, "file loads");
+	       strcmp(c.log_level, "debug") == 0,
+	   "file loads");
 	f = fopen(path, "w");
 	fprintf(f, "redis_port = 7000\nbogus line\n");
 	fclose(f);
 	ok(config_load(&c, path, err, sizeof err) < 0 && strstr(err, ":2:"),
-	    "errors name the line: %s", err);
+	   "errors name the line: %s", err);
 	unlink(path);
 	ok(config_load(&c, "/nonexistent/evald.conf", err, sizeof err) < 0, "missing file");
 	config_free(&c);

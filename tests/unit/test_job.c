@@ -26,8 +26,8 @@ main(void)
 	text = job_encode(&j, &len);
 	ok(job_decode(text, len, &d, err, sizeof err) == 0, "run job round-trips");
 	ok(d.kind == JOB_RUN && strcmp(d.id, j.id) == 0 && strcmp(d.cmd, "echo hi") == 0 &&
-		d.stdin_len == 6 && memcmp(d.stdin_data, "in\0put", 6) == 0 && d.timeout_s == 2.5,
-	    "run fields survive, stdin binary-safe");
+	       d.stdin_len == 6 && memcmp(d.stdin_data, "in\0put", 6) == 0 && d.timeout_s == 2.5,
+	   "run fields survive, stdin binary-safe");
 	job_free(&d);
 	free(text);
 
@@ -45,27 +45,28 @@ main(void)
 	text = job_encode(&j, &len);
 	ok(job_decode(text, len, &d, err, sizeof err) == 0, "evaluate job round-trips");
 	ok(d.kind == JOB_EVALUATE && json_object_array_length(d.io_cases) == 1 &&
-		strcmp(d.language, "python") == 0 && d.case_memory_mb == 256,
-	    "evaluate fields survive");
+	       strcmp(d.language, "python") == 0 && d.case_memory_mb == 256,
+	   "evaluate fields survive");
 	job_free(&d);
 	free(text);
 	json_object_put(j.io_cases);
 
 	ok(job_decode("not json", 8, &d, err, sizeof err) < 0, "garbage refused");
 	ok(job_decode("{\"id\": \"x\"}", 11, &d, err, sizeof err) < 0, "short id refused");
-	text = strdup("{\"id\": \"00000000-0000-0000-0000-000000000000\", \"kind\": \"run\", "
-		      "\"created_ms\": 1, \"session\": \"../etc\", \"cmd\": \"x\", \"timeout_s\": 1}");
+	text =
+	    strdup("{\"id\": \"00000000-0000-0000-0000-000000000000\", \"kind\": \"run\", "
+	           "\"created_ms\": 1, \"session\": \"../etc\", \"cmd\": \"x\", \"timeout_s\": 1}");
 	ok(job_decode(text, strlen(text), &d, err, sizeof err) < 0 && strstr(err, "session"),
-	    "bad session id refused: %s", err);
+	   "bad session id refused: %s", err);
 	free(text);
 	text = strdup("{\"id\": \"00000000-0000-0000-0000-000000000000\", \"kind\": \"fly\", "
-		      "\"created_ms\": 1, \"session\": \"s\"}");
+	              "\"created_ms\": 1, \"session\": \"s\"}");
 	ok(job_decode(text, strlen(text), &d, err, sizeof err) < 0, "unknown kind refused");
 	free(text);
 	text = strdup("{\"id\": \"00000000-0000-0000-0000-000000000000\", \"kind\": \"run\", "
-		      "\"created_ms\": 1, \"session\": \"s\", \"cmd\": 5, \"timeout_s\": 1}");
+	              "\"created_ms\": 1, \"session\": \"s\", \"cmd\": 5, \"timeout_s\": 1}");
 	ok(job_decode(text, strlen(text), &d, err, sizeof err) < 0 && strstr(err, "cmd"),
-	    "mistyped field refused: %s", err);
+	   "mistyped field refused: %s", err);
 	free(text);
 
 	text = job_envelope_error("timeout", "too slow", &len);

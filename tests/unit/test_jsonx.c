@@ -22,9 +22,9 @@ main(void)
 	ok(jx_string(o, "id", 1, &s, &len, &e) == 1 && strcmp(s, "x") == 0, "string field");
 	ok(jx_string(o, "missing", 0, &s, &len, &e) == 0, "absent optional field");
 	ok(jx_string(o, "missing", 1, &s, &len, &e) == -1 && strstr(e.detail, "'missing'"),
-	    "absent required field is named: %s", e.detail);
+	   "absent required field is named: %s", e.detail);
 	ok(jx_string(o, "n", 1, &s, &len, &e) == -1 && strstr(e.detail, "must be a string"),
-	    "wrong type is named: %s", e.detail);
+	   "wrong type is named: %s", e.detail);
 	ok(jx_number(o, "f", 1, 0, 10, &d, &e) == 1 && d == 1.5, "number field");
 	ok(jx_number(o, "f", 1, 2, 10, &d, &e) == -1, "number out of range");
 	ok(jx_int(o, "n", 1, 0, 10, &n, &e) == 1 && n == 3, "int field");
@@ -49,7 +49,7 @@ main(void)
 
 	o = jx_parse("{\"s\": \"a\\u0000b\"}", 17, 64, &e);
 	ok(o != NULL && jx_string(o, "s", 1, &s, &len, &e) == 1 && len == 3,
-	    "strings with NUL keep their length");
+	   "strings with NUL keep their length");
 	json_object_put(o);
 	return tap_done();
 }

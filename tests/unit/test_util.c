@@ -14,7 +14,7 @@ main(void)
 	for (size_t len = 0; len <= sizeof bin; len++) {
 		enc = base64_encode(bin, len, &n);
 		ok(base64_decode(enc, n, &dec, &m) == 0 && m == len && memcmp(dec, bin, len) == 0,
-		    "base64 round trip of %zu bytes (%s)", len, enc);
+		   "base64 round trip of %zu bytes (%s)", len, enc);
 		free(enc);
 		free(dec);
 	}
