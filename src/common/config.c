@@ -80,6 +80,7 @@ static const struct cfg_key keys[] = {
     I(sandbox_files, 16, 1048576, "256"),
     I(sandbox_fsize_mb, 1, 1024 * 1024, "64"),
     I(sandbox_stack_mb, 1, 1024 * 1024, "64"),
+    I(sandbox_cpus, 1, 1024, "1"),
     I(sandbox_tmpfs_mb, 1, 1024 * 1024, "256"),
     I(sandbox_uid_base, 1000, 4000000000LL, "200000"),
     B(sandbox_zygote, "yes"),

@@ -53,6 +53,7 @@ struct config {
 	int64_t sandbox_files;
 	int64_t sandbox_fsize_mb;
 	int64_t sandbox_stack_mb;
+	int64_t sandbox_cpus;
 	int64_t sandbox_tmpfs_mb;
 	int64_t sandbox_uid_base;
 	int sandbox_zygote;

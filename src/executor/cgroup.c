@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static char mem_root[400], pids_root[400];
+static char mem_root[400], pids_root[400], cpu_root[400];
 static int active, is_v2;
 static unsigned seq;
 
@@ -124,6 +124,15 @@ cgroup_init(char *why, size_t whylen)
 		    (mkdir(pids_root, 0755) == 0 || errno == EEXIST)) {
 			sweep(mem_root);
 			sweep(pids_root);
+			/* CPU bandwidth where the cpu controller is there too */
+			if (access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", F_OK) == 0 &&
+			    own_path("cpu", own, sizeof own) == 0) {
+				snprintf(cpu_root, sizeof cpu_root, "/sys/fs/cgroup/cpu%s/evald", own);
+				if (mkdir(cpu_root, 0755) == 0 || errno == EEXIST)
+					sweep(cpu_root);
+				else
+					cpu_root[0] = '\0';
+			}
 			active = 1;
 			return 1;
 		}
@@ -140,6 +149,10 @@ cgroup_init(char *why, size_t whylen)
 		    write_str(parent, "cgroup.subtree_control", "+memory +pids") == 0 &&
 		    write_str(mem_root, "cgroup.subtree_control", "+memory +pids") == 0) {
 			sweep(mem_root);
+			/* CPU bandwidth too, where delegated */
+			if (strstr(buf, "cpu") && write_str(parent, "cgroup.subtree_control", "+cpu") == 0 &&
+			    write_str(mem_root, "cgroup.subtree_control", "+cpu") == 0)
+				snprintf(cpu_root, sizeof cpu_root, "%s", mem_root);
 			active = is_v2 = 1;
 			return 1;
 		}
@@ -152,7 +165,7 @@ cgroup_init(char *why, size_t whylen)
 }
 
 int
-cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids)
+cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids, int64_t cpus)
 {
 	char val[64], name[64];
 
@@ -172,6 +185,11 @@ cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids)
 		snprintf(val, sizeof val, "%lld", (long long)pids);
 		if (write_str(cg->mem, "pids.max", val) < 0)
 			goto fail;
+		if (cpu_root[0]) {
+			snprintf(val, sizeof val, "%lld 100000", (long long)cpus * 100000);
+			if (write_str(cg->mem, "cpu.max", val) < 0)
+				goto fail;
+		}
 		snprintf(val, sizeof val, "%d", (int)pid);
 		if (write_str(cg->mem, "cgroup.procs", val) < 0)
 			goto fail;
@@ -187,9 +205,17 @@ cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids)
 	snprintf(val, sizeof val, "%lld", (long long)pids);
 	if (write_str(cg->pids, "pids.max", val) < 0)
 		goto fail;
+	if (cpu_root[0]) {
+		snprintf(cg->cpu, sizeof cg->cpu, "%s/%s", cpu_root, name);
+		snprintf(val, sizeof val, "%lld", (long long)cpus * 100000);
+		if (mkdir(cg->cpu, 0755) < 0 || write_str(cg->cpu, "cpu.cfs_period_us", "100000") < 0 ||
+		    write_str(cg->cpu, "cpu.cfs_quota_us", val) < 0)
+			goto fail;
+	}
 	snprintf(val, sizeof val, "%d", (int)pid);
 	if (write_str(cg->mem, "cgroup.procs", val) < 0 ||
-	    write_str(cg->pids, "cgroup.procs", val) < 0)
+	    write_str(cg->pids, "cgroup.procs", val) < 0 ||
+	    (cg->cpu[0] && write_str(cg->cpu, "cgroup.procs", val) < 0))
 		goto fail;
 	return 0;
 fail:
@@ -217,6 +243,18 @@ cgroup_oom_count(const struct cgroup *cg)
 	return p != NULL ? atoll(p + 9) : 0;
 }
 
+int64_t
+cgroup_peak_kb(const struct cgroup *cg)
+{
+	char buf[64];
+
+	if (cg->mem[0] == '\0' ||
+	    read_str(cg->mem, cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes", buf,
+	        sizeof buf) < 0)
+		return -1;
+	return atoll(buf) / 1024;
+}
+
 int
 cgroup_try_remove(struct cgroup *cg)
 {
@@ -226,6 +264,9 @@ cgroup_try_remove(struct cgroup *cg)
 	if (cg->pids[0] && rmdir(cg->pids) < 0 && errno == EBUSY)
 		return -1;
 	cg->pids[0] = '\0';
+	if (cg->cpu[0] && rmdir(cg->cpu) < 0 && errno == EBUSY)
+		return -1;
+	cg->cpu[0] = '\0';
 	return 0;
 }
 
@@ -238,9 +279,11 @@ cgroup_remove(struct cgroup *cg)
 			busy = 1;
 		if (cg->pids[0] && rmdir(cg->pids) < 0 && errno == EBUSY)
 			busy = 1;
+		if (cg->cpu[0] && rmdir(cg->cpu) < 0 && errno == EBUSY)
+			busy = 1;
 		if (!busy)
 			break;
 		usleep(2000); /* the last process is still being torn down */
 	}
-	cg->mem[0] = cg->pids[0] = '\0';
+	cg->mem[0] = cg->pids[0] = cg->cpu[0] = '\0';
 }

@@ -11,6 +11,7 @@
 struct cgroup {
 	char mem[512];  /* v1 memory dir, or the v2 dir */
 	char pids[512]; /* v1 pids dir; empty on v2 */
+	char cpu[512];  /* v1 cpu dir, when that controller is there */
 	int v2;
 };
 
@@ -19,8 +20,13 @@ struct cgroup {
 int cgroup_init(char *why, size_t whylen);
 /* 1 once cgroup_init found a usable hierarchy. */
 int cgroup_active(void);
-/* Makes a group with the limits and moves pid into it. Returns 0 or -1. */
-int cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids);
+/* Makes a group with the limits (memory bytes, processes, CPUs of
+ * bandwidth where the cpu controller is delegated) and moves pid into it.
+ * Returns 0 or -1. */
+int cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids, int64_t cpus);
+/* Peak memory use since the last reset, in KiB (pages the group's
+ * processes held, their tmpfs files included); -1 when unknown. */
+int64_t cgroup_peak_kb(const struct cgroup *cg);
 /* Starts peak accounting afresh (before the job starts). */
 void cgroup_reset_peak(const struct cgroup *cg);
 /* The kernel's count of processes it killed in the group for memory. */

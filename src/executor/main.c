@@ -136,7 +136,7 @@ self_test(void)
 		failed = 1;
 	printf("seccomp: %d rules loaded in every job process\n", filter_rule_count());
 	printf("cgroup: %s\n",
-	       cgroup_active() ? (r.cgroup ? "memory and pids limits applied" : "FAILED to apply")
+	       cgroup_active() ? (r.cgroup ? "memory, pids and (where delegated) CPU limits applied" : "FAILED to apply")
 	                       : "none delegated here; rlimits stand in");
 	printf("%s\n",
 	       failed ? "self-test: some layer did NOT hold" : "self-test: every layer held");

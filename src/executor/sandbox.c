@@ -911,7 +911,7 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 	/* Into its cgroup before it runs anything of the job's. */
 	if (cgroup_active() &&
 	    cgroup_enter(&sb->cg, pid, (cfg.sandbox_memory_mb << 20) + spec->tmpfs_bytes,
-	                 spec->nproc + 8) < 0) {
+	                 spec->nproc + 8, cfg.sandbox_cpus) < 0) {
 		snprintf(errbuf, errlen, "cannot put the sandbox in a cgroup");
 		goto fail;
 	}
@@ -1120,6 +1120,8 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 		memcpy(&st, sbuf.data + 1, sizeof st);
 		verdict(&st, out_over, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
 		res->cgroup = sb->cg.mem[0] != '\0';
+		if (res->cgroup && cgroup_peak_kb(&sb->cg) > res->memory_kb)
+			res->memory_kb = cgroup_peak_kb(&sb->cg);
 		if (job->save_back &&
 		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
 		                  &res->nfiles, &res->save_overflow) < 0) {
@@ -1255,6 +1257,8 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job, struct s
 		memcpy(&st, sbuf.data + 1, sizeof st);
 		verdict(&st, 0, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
 		res->cgroup = sb->cg.mem[0] != '\0';
+		if (res->cgroup && cgroup_peak_kb(&sb->cg) > res->memory_kb)
+			res->memory_kb = cgroup_peak_kb(&sb->cg);
 	}
 	rc = 0;
 out:
