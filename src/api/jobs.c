@@ -396,7 +396,7 @@ jobs_get(struct request *req, struct response *resp)
 	struct json_object *o;
 	char *body;
 	size_t blen;
-	int job_failed = 0;
+	int job_failed = 0, q;
 	redisReply *r;
 
 	if (req->param_len[0] != JOB_ID_LEN) {
@@ -409,7 +409,12 @@ jobs_get(struct request *req, struct response *resp)
 		http_error(resp, ERR_NOT_FOUND, "no such job");
 		return;
 	}
-	if (http_query_param(req->query, "wait", &w, &wlen) == 1) {
+	q = http_query_param(req->query, "wait", &w, &wlen);
+	if (q < 0) {
+		http_error(resp, ERR_VALIDATION, "parameter 'wait' is badly percent-encoded");
+		return;
+	}
+	if (q == 1) {
 		char *end;
 		wait_s = strtod(w, &end);
 		/* nginx gives up on a request after 360 s */

@@ -861,9 +861,7 @@ struct sandbox {
 	pid_t pid;
 	int ctl, out, err, res, st; /* our ends */
 	int warm;
-	int zygote;
-	int64_t oom_before;
-	int64_t output_max, save_max_bytes, save_max_files, cpu_s;
+	int64_t save_max_bytes, save_max_files;
 };
 
 void
@@ -921,8 +919,6 @@ sandbox_prepare(const struct sandbox_spec *spec, char *errbuf, size_t errlen)
 	sb->res = rp[0], rp[0] = -1;
 	sb->st = sp[0], sp[0] = -1;
 	sb->warm = spec->warm;
-	sb->zygote = spec->zygote;
-	sb->output_max = spec->output_max;
 	sb->save_max_bytes = spec->save_max_bytes;
 	sb->save_max_files = spec->save_max_files;
 	pipe_close(ctl);
@@ -1035,6 +1031,33 @@ verdict(const struct sb_status *st, int out_over, int oom, int64_t cpu_s,
 		res->status = SB_RUNTIME_ERROR;
 }
 
+/* Reads init's report at the start of sbuf into *st and decides the
+ * verdict. Returns 0; 1 when init reported that the job could not be set
+ * up (res->error says why); -1 when there is no report. */
+static int
+take_status(const struct buf *sbuf, const struct sandbox *sb, const struct sandbox_spec *job,
+            int out_over, int64_t oom_before, struct sb_status *st, struct sandbox_result *res)
+{
+	int64_t peak;
+
+	if (sbuf->len > 0 && sbuf->data[0] == 'E') {
+		snprintf(res->error, sizeof res->error, "sandbox setup failed: %.*s",
+		         (int)(sbuf->len - 1 > 200 ? 200 : sbuf->len - 1), sbuf->data + 1);
+		return 1;
+	}
+	if (sbuf->len < 1 + sizeof *st || sbuf->data[0] != 'S') {
+		snprintf(res->error, sizeof res->error,
+		         "the sandbox's init ended without a status");
+		return -1;
+	}
+	memcpy(st, sbuf->data + 1, sizeof *st);
+	verdict(st, out_over, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
+	res->cgroup = sb->cg.mem[0] != '\0';
+	if (res->cgroup && (peak = cgroup_peak_kb(&sb->cg)) > res->memory_kb)
+		res->memory_kb = peak;
+	return 0;
+}
+
 int
 sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_result *res)
 {
@@ -1105,23 +1128,10 @@ sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sandbox_
 	}
 	if (res->error[0])
 		goto out;
-	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
-		snprintf(res->error, sizeof res->error, "sandbox setup failed: %.*s",
-		         (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
-		goto out;
-	}
-	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
-		snprintf(res->error, sizeof res->error,
-		         "the sandbox's init ended without a status");
-		goto out;
-	}
 	{
 		struct sb_status st;
-		memcpy(&st, sbuf.data + 1, sizeof st);
-		verdict(&st, out_over, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
-		res->cgroup = sb->cg.mem[0] != '\0';
-		if (res->cgroup && cgroup_peak_kb(&sb->cg) > res->memory_kb)
-			res->memory_kb = cgroup_peak_kb(&sb->cg);
+		if (take_status(&sbuf, sb, job, out_over, oom_before, &st, res) != 0)
+			goto out;
 		if (job->save_back &&
 		    workdir_parse(sbuf.data + 1 + sizeof st, sbuf.len - 1 - sizeof st, &res->files,
 		                  &res->nfiles, &res->save_overflow) < 0) {
@@ -1241,24 +1251,13 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job, struct s
 			}
 		}
 	}
-	if (sbuf.len > 0 && sbuf.data[0] == 'E') {
-		snprintf(res->error, sizeof res->error, "%.*s",
-		         (int)(sbuf.len - 1 > 200 ? 200 : sbuf.len - 1), sbuf.data + 1);
-		rc = 1; /* the job failed, the sandbox is fine */
-		goto out;
-	}
-	if (sbuf.len < 1 + sizeof(struct sb_status) || sbuf.data[0] != 'S') {
-		snprintf(res->error, sizeof res->error,
-		         "the zygote sandbox ended without a status");
-		goto out;
-	}
 	{
 		struct sb_status st;
-		memcpy(&st, sbuf.data + 1, sizeof st);
-		verdict(&st, 0, cgroup_oom_count(&sb->cg) > oom_before, job->cpu_s, res);
-		res->cgroup = sb->cg.mem[0] != '\0';
-		if (res->cgroup && cgroup_peak_kb(&sb->cg) > res->memory_kb)
-			res->memory_kb = cgroup_peak_kb(&sb->cg);
+		int t = take_status(&sbuf, sb, job, 0, oom_before, &st, res);
+		if (t != 0) {
+			rc = t > 0 ? 1 : -1; /* 1: the job failed, the sandbox is fine */
+			goto out;
+		}
 	}
 	rc = 0;
 out:

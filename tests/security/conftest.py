@@ -32,10 +32,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import stack as stacklib  # noqa: E402
+import client  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -91,42 +91,12 @@ class SecStack(stacklib.Stack):
         return self._redis(*args)
 
 
-class Api:
-    """A small client of the HTTP API, enough for the attacks."""
+class Api(client.Api):
+    """The suite's client, plus what the attacks need."""
 
     def __init__(self, st):
+        super().__init__(st.url)
         self.st = st
-        self.url = st.url
-        self.s = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
-        self.s.mount("http://", adapter)
-
-    def get(self, path, params=None, timeout=60):
-        return self.s.get(self.url + path, params=params, timeout=timeout)
-
-    def post(self, path, body, timeout=120):
-        return self.s.post(self.url + path, json=body, timeout=timeout)
-
-    @staticmethod
-    def ok(r):
-        assert r.status_code == 200, "%s %s -> %d %s" % (
-            r.request.method, r.request.url[:200], r.status_code, r.text[:500])
-        return r.json()
-
-    def write(self, sid, rel_path, content, encoding=None):
-        body = {"id": sid, "rel_path": rel_path, "content": content}
-        if encoding:
-            body["encoding"] = encoding
-        return self.ok(self.post("/write_file", body))
-
-    def read(self, sid, rel_path, encoding=None):
-        params = {"id": sid, "rel_path": rel_path}
-        if encoding:
-            params["encoding"] = encoding
-        return self.get("/read_file", params)
-
-    def content(self, sid, rel_path):
-        return self.ok(self.read(sid, rel_path))["content"]
 
     def new_session(self, files=None):
         """A fresh session holding files ({path: content}; a seed file when
