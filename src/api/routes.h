@@ -7,10 +7,11 @@
 #include "api/http.h"
 
 enum route_group {
-	GROUP_PUBLIC, /* no token ever needed */
-	GROUP_REPL,   /* the REPL routes of API.md section 1 */
-	GROUP_JOBS,   /* the async jobs API */
-	GROUP_OPS,    /* health and metrics */
+	GROUP_PUBLIC,  /* no token ever needed */
+	GROUP_REPL,    /* the REPL routes of API.md section 1 */
+	GROUP_JOBS,    /* the async jobs API */
+	GROUP_OPS,     /* health and metrics */
+	GROUP_GRADING, /* the autograder: always needs a token */
 };
 
 #define ROLE_ADMIN 1
@@ -38,6 +39,10 @@ void routes_dispatch(struct request *req, struct response *resp);
 route_handler repl_ping, repl_write_file, repl_read_file, repl_delete_file, repl_rename_file,
     repl_fork_session, repl_run, repl_evaluate_code;
 route_handler jobs_create, jobs_get;
+route_handler assignments_list, assignments_get, assignments_put, assignments_delete,
+    assignments_regrade;
+route_handler submissions_submit, submissions_result, submissions_list, submissions_gradebook,
+    submissions_token;
 route_handler health_healthz, health_metrics;
 
 #endif

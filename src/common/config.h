@@ -58,6 +58,10 @@ struct config {
 	int64_t sandbox_uid_base;
 	int sandbox_zygote;
 	char *sandbox_cgroup;
+	/* autograder */
+	int64_t submission_max_bytes;
+	int64_t assignment_max_bytes;
+	int64_t grade_timeout_max_s;
 	/* executor */
 	int64_t executor_slots;
 	char *executor_id;

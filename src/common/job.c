@@ -20,7 +20,9 @@ job_new_id(char id[JOB_ID_LEN + 1])
 const char *
 job_kind_name(enum job_kind k)
 {
-	return k == JOB_RUN ? "run" : "evaluate";
+	static const char *const names[] = {
+	    [JOB_RUN] = "run", [JOB_EVALUATE] = "evaluate", [JOB_GRADE] = "grade"};
+	return names[k];
 }
 
 char *
@@ -32,13 +34,16 @@ job_encode(const struct job *j, size_t *len)
 	json_object_object_add(o, "id", json_object_new_string(j->id));
 	json_object_object_add(o, "kind", json_object_new_string(job_kind_name(j->kind)));
 	json_object_object_add(o, "created_ms", json_object_new_int64(j->created_ms));
-	json_object_object_add(o, "session", json_object_new_string(j->session));
-	if (j->kind == JOB_RUN) {
+	if (j->kind == JOB_GRADE) {
+		json_object_object_add(o, "submission", json_object_new_string(j->submission));
+	} else if (j->kind == JOB_RUN) {
+		json_object_object_add(o, "session", json_object_new_string(j->session));
 		json_object_object_add(o, "cmd", json_object_new_string(j->cmd));
 		if (j->stdin_data)
 			jx_add_strlen(o, "stdin", j->stdin_data, j->stdin_len);
 		json_object_object_add(o, "timeout_s", json_object_new_double(j->timeout_s));
 	} else {
+		json_object_object_add(o, "session", json_object_new_string(j->session));
 		jx_add_strlen(o, "code", j->code, j->code_len);
 		json_object_object_add(o, "entry_point", json_object_new_string(j->entry_point));
 		json_object_object_add(
@@ -77,12 +82,23 @@ job_decode(const char *text, size_t len, struct job *j, char *err, size_t errlen
 		j->kind = JOB_RUN;
 	else if (strcmp(s, "evaluate") == 0)
 		j->kind = JOB_EVALUATE;
+	else if (strcmp(s, "grade") == 0)
+		j->kind = JOB_GRADE;
 	else {
 		snprintf(e.detail, sizeof e.detail, "unknown kind");
 		goto bad;
 	}
 	if (jx_int(j->root, "created_ms", 1, 0, INT64_MAX, &j->created_ms, &e) < 0)
 		goto bad;
+	if (j->kind == JOB_GRADE) {
+		if (jx_string(j->root, "submission", 1, &j->submission, &n, &e) < 0)
+			goto bad;
+		if (n != JOB_ID_LEN || strspn(j->submission, "0123456789abcdef-") != n) {
+			snprintf(e.detail, sizeof e.detail, "invalid submission id");
+			goto bad;
+		}
+		return 0;
+	}
 	if (jx_string(j->root, "session", 1, &j->session, &n, &e) < 0)
 		goto bad;
 	if (!path_session_id_valid(j->session, n)) {

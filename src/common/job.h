@@ -12,6 +12,7 @@
 enum job_kind {
 	JOB_RUN,      /* /run: a shell command in the session's files */
 	JOB_EVALUATE, /* /evaluate_code: a function against io cases */
+	JOB_GRADE,    /* an autograder submission, graded against its assignment */
 };
 
 #define JOB_ID_LEN 36
@@ -20,7 +21,7 @@ struct job {
 	char id[JOB_ID_LEN + 1];
 	enum job_kind kind;
 	int64_t created_ms;
-	const char *session; /* session id; always set */
+	const char *session; /* session id; set for run and evaluate jobs */
 	/* JOB_RUN */
 	const char *cmd;
 	const char *stdin_data;
@@ -34,6 +35,8 @@ struct job {
 	struct json_object *io_cases; /* borrowed from root */
 	double case_timeout_s;
 	int64_t case_memory_mb;
+	/* JOB_GRADE: the submission (its source and assignment are in Redis) */
+	const char *submission;
 	/* the decoded document the pointers above borrow from */
 	struct json_object *root;
 };

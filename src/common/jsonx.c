@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct json_object *
@@ -230,4 +231,18 @@ jx_text(struct json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(
 	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+struct json_object *
+jx_new_number(double d)
+{
+	char text[32];
+
+	if (isfinite(d) && d == floor(d) && fabs(d) < 9e15)
+		return json_object_new_int64((int64_t)d);
+	/* the shortest text that reads back as d: 1e-06, not 9.99...95e-07 */
+	snprintf(text, sizeof text, "%.15g", d);
+	if (strtod(text, NULL) != d)
+		snprintf(text, sizeof text, "%.17g", d);
+	return json_object_new_double_s(d, text);
 }

@@ -31,6 +31,8 @@ int jx_object(struct json_object *obj, const char *key, int required, struct jso
  * a sentence in e. */
 struct json_object *jx_parse(const char *s, size_t len, int max_depth, struct jx_err *e);
 
+/* A JSON number: an integer when d is integral (5, not 5.0). */
+struct json_object *jx_new_number(double d);
 /* Adds a string of known length (binary-safe) to obj. */
 void jx_add_strlen(struct json_object *obj, const char *key, const char *s, size_t len);
 /* Serialises without escaping '/', as compact text; the pointer lives as long

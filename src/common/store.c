@@ -213,11 +213,18 @@ static const char *const script_src[SCRIPT_COUNT] = {
         "end\n"
         "return {1}\n",
 
-    /* JOB_FINISH KEYS: res done proc stats latency  ARGV: envelope ttl job kind
-     * status created_ms -> 1 when this call wrote the result, 0 when one
-     * existed already */
+    /* JOB_FINISH KEYS: res done proc stats latency [sub]  ARGV: envelope ttl
+     * job kind status created_ms [job_id sub_status score result graded_ms
+     * max_points] -> 1 when this call wrote the result, 0 when one existed
+     * already. With a sub key, a grade job's outcome is written into its
+     * submission too, unless a regrade gave the submission a newer job. */
     [SCRIPT_JOB_FINISH] =
         "redis.call('LREM', KEYS[3], 1, ARGV[3])\n"
+        "if #KEYS >= 6 and redis.call('HGET', KEYS[6], 'job') == ARGV[7] then\n"
+        "  redis.call('HSET', KEYS[6], 'status', ARGV[8], 'score', ARGV[9], 'result', ARGV[10], "
+        "'graded_ms', ARGV[11])\n"
+        "  if ARGV[12] ~= '' then redis.call('HSET', KEYS[6], 'max_points', ARGV[12]) end\n"
+        "end\n"
         "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
         "redis.call('RPUSH', KEYS[2], ARGV[1])\n"
         "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
@@ -258,6 +265,82 @@ static const char *const script_src[SCRIPT_COUNT] = {
         "  end\n"
         "end\n"
         "return moved\n",
+
+    /* ASG_PUT KEYS: asg asgs  ARGV: definition summary slug -> 1 created,
+     * 0 replaced */
+    [SCRIPT_ASG_PUT] = "local new = redis.call('EXISTS', KEYS[1]) == 0\n"
+                       "redis.call('SET', KEYS[1], ARGV[1])\n"
+                       "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
+                       "if new then return 1 end\n"
+                       "return 0\n",
+
+    /* SUB_CREATE KEYS: queue asgs sub job subs subs:asg subs:stu
+     * ARGV: max_depth result_ttl slug job_json sub_id student source late
+     * created_ms max_points job_id language -> 1, -1 (queue full), -4 (no
+     * such assignment). The submission and its job appear together or not
+     * at all. */
+    [SCRIPT_SUB_CREATE] =
+        "if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return -4 end\n"
+        "if redis.call('LLEN', KEYS[1]) + 1 > tonumber(ARGV[1]) then return -1 end\n"
+        "redis.call('HSET', KEYS[3], 'id', ARGV[5], 'assignment', ARGV[3], 'student_id', "
+        "ARGV[6], 'source', ARGV[7], 'late', ARGV[8], 'created_ms', ARGV[9], 'max_points', "
+        "ARGV[10], 'job', ARGV[11], 'language', ARGV[12], 'status', 'queued')\n"
+        "redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])\n"
+        "redis.call('ZADD', KEYS[6], ARGV[9], ARGV[5])\n"
+        "redis.call('ZADD', KEYS[7], ARGV[9], ARGV[5])\n"
+        "redis.call('SET', KEYS[4], 'queued', 'EX', ARGV[2])\n"
+        "redis.call('LPUSH', KEYS[1], ARGV[4])\n"
+        "return 1\n",
+
+    /* SUB_START KEYS: sub  ARGV: job_id -> {assignment, source} when job_id
+     * is the submission's current job (now marked grading), {} otherwise */
+    [SCRIPT_SUB_START] = "local f = redis.call('HMGET', KEYS[1], 'job', 'assignment', 'source')\n"
+                         "if f[1] ~= ARGV[1] then return {} end\n"
+                         "redis.call('HSET', KEYS[1], 'status', 'grading')\n"
+                         "return {f[2], f[3]}\n",
+
+    /* REGRADE KEYS: queue  ARGV: max_depth result_ttl prefix (sub job_id
+     * job_json)... -> number queued, or -1 when the queue cannot take them
+     * all (then nothing is queued). */
+    [SCRIPT_REGRADE] =
+        "local n = (#ARGV - 3) / 3\n"
+        "if redis.call('LLEN', KEYS[1]) + n > tonumber(ARGV[1]) then return -1 end\n"
+        "local queued = 0\n"
+        "for i = 0, n - 1 do\n"
+        "  local sk = ARGV[3] .. 'sub:' .. ARGV[4 + 3 * i]\n"
+        "  if redis.call('EXISTS', sk) == 1 then\n"
+        "    redis.call('HSET', sk, 'status', 'queued', 'job', ARGV[5 + 3 * i])\n"
+        "    redis.call('SET', ARGV[3] .. 'job:' .. ARGV[5 + 3 * i], 'queued', 'EX', ARGV[2])\n"
+        "    redis.call('LPUSH', KEYS[1], ARGV[6 + 3 * i])\n"
+        "    queued = queued + 1\n"
+        "  end\n"
+        "end\n"
+        "return queued\n",
+
+    /* GRADEBOOK KEYS: asgs  ARGV: prefix -> {slugs, {slug student best}...}:
+     * the best score of each student's graded submissions per assignment
+     * ('' when the student has submissions but none graded). */
+    [SCRIPT_GRADEBOOK] =
+        "local slugs = redis.call('HKEYS', KEYS[1])\n"
+        "local out = {}\n"
+        "for _, slug in ipairs(slugs) do\n"
+        "  local best = {}\n"
+        "  for _, id in ipairs(redis.call('ZRANGE', ARGV[1] .. 'subs:asg:' .. slug, 0, -1)) do\n"
+        "    local f = redis.call('HMGET', ARGV[1] .. 'sub:' .. id, 'student_id', 'status', "
+        "'score')\n"
+        "    if f[1] then\n"
+        "      local b = best[f[1]]\n"
+        "      local s = f[2] == 'done' and tonumber(f[3] or '')\n"
+        "      if s then\n"
+        "        if not b or b < s then best[f[1]] = s end\n"
+        "      elseif b == nil then best[f[1]] = false end\n"
+        "    end\n"
+        "  end\n"
+        "  for st, sc in pairs(best) do\n"
+        "    out[#out + 1] = slug; out[#out + 1] = st; out[#out + 1] = sc and tostring(sc) or ''\n"
+        "  end\n"
+        "end\n"
+        "return {slugs, out}\n",
 };
 /* clang-format on */
 

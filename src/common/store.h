@@ -18,6 +18,14 @@
  *   tries:{job}      int   how many times a job was popped
  *   dead             list  jobs that failed job_max_tries times (last 1000)
  *   token:{hash}     hash  role, student_id, created
+ *   asg:{slug}       string an assignment's definition (common/assignment.h)
+ *   asgs             hash  slug -> summary of the assignment
+ *   sub:{id}         hash  a submission: assignment student_id source language
+ *                          status late created_ms job (the grading job id)
+ *                          and, once graded, score max_points result graded_ms
+ *   subs             zset  every submission id by created_ms
+ *   subs:asg:{slug}  zset  an assignment's submissions by created_ms
+ *   subs:stu:{id}    zset  a student's submissions by created_ms
  *   stats            hash  counters for /metrics
  */
 #ifndef EVALD_STORE_H
@@ -39,6 +47,11 @@ enum store_script {
 	SCRIPT_JOB_PUSH,
 	SCRIPT_JOB_FINISH,
 	SCRIPT_REAP,
+	SCRIPT_ASG_PUT,
+	SCRIPT_SUB_CREATE,
+	SCRIPT_SUB_START,
+	SCRIPT_REGRADE,
+	SCRIPT_GRADEBOOK,
 	SCRIPT_COUNT,
 };
 

@@ -26,6 +26,20 @@ token_digest(const char *token, size_t len, char hex[TOKEN_HEX_LEN + 1])
 }
 
 int
+token_student_id_valid(const char *id, size_t len)
+{
+	if (len == 0 || len > STUDENT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c != '\0' && strchr("._@+-", c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
+int
 token_role_valid(const char *role)
 {
 	return !strcmp(role, "admin") || !strcmp(role, "client") || !strcmp(role, "student");

@@ -24,6 +24,9 @@ char *token_create(const char *role, const char *student_id);
 /* Looks up a presented token. Returns 1 and fills p when it is known, 0 when
  * it is not, -1 when Redis cannot be reached. */
 int token_lookup(const char *token, size_t len, struct principal *p);
+/* 1 if id is 1..128 of [A-Za-z0-9._@+-] (a student id as tokens, keys and
+ * CSV rows carry it). */
+int token_student_id_valid(const char *id, size_t len);
 /* 1 if role is one of admin, client, student. */
 int token_role_valid(const char *role);
 

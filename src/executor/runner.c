@@ -13,10 +13,11 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "executor/cgroup.h"
+#include "executor/grade.h"
 #include "executor/sandbox.h"
 
-static char *harness, *zygote;
-static size_t harness_len, zygote_len;
+static char *harness, *zygote, *grader;
+static size_t harness_len, zygote_len, grader_len;
 static int harness_is_source;
 /* This slot's zygote sandbox for /evaluate_code (when sandbox_zygote). */
 static struct sandbox *zyg;
@@ -25,6 +26,10 @@ static struct sandbox *zyg;
  * already started for /evaluate_code, one bare for /run. Each serves one job
  * and is replaced after it. */
 static struct sandbox *ready_eval, *ready_run;
+/* The grading harness (pytest loaded) is built ahead only once this slot
+ * has graded something: a REPL-only deployment never pays for it. */
+static struct sandbox *ready_grade;
+static int grades_seen;
 
 /* Compiles the harness once with the sandbox's interpreter, so no job
  * pays for it: a .pyc runs directly. Returns 0 with the bytes in *out. */
@@ -85,6 +90,10 @@ runner_init(void)
 			fatal("cannot read the evaluation harness %s", path);
 		harness_is_source = 1;
 	}
+	free(path);
+	path = xasprintf("%s/grade.py", cfg.harness_dir);
+	if (harness_compile(path, &grader, &grader_len) < 0)
+		fatalx("cannot compile the grading harness %s with %s", path, cfg.python);
 	free(path);
 }
 
@@ -291,6 +300,28 @@ eval_spec(struct sandbox_spec *s, int slot)
 	s->cpu_s = cfg.case_timeout_max_s * cfg.max_cases + 60;
 }
 
+static void
+grade_spec(struct sandbox_spec *s, int slot)
+{
+	static const char *argv[] = {NULL, "-I", "-S", "/run/evald/grade.pyc", NULL};
+
+	argv[0] = cfg.python;
+	spec_defaults(s, slot);
+	s->warm = 1;
+	s->argv = argv;
+	s->extra_name = "grade.pyc";
+	s->extra_data = grader;
+	s->extra_len = grader_len;
+	s->result_fd = 1;
+	/* the harness and one test process at a time; each test process sets
+	 * the assignment's own, tighter limits */
+	s->as_bytes = (cfg.sandbox_memory_mb + 512) << 20;
+	if (cgroup_active())
+		s->as_bytes *= 4;
+	s->cpu_s = cfg.grade_timeout_max_s + 60;
+	s->output_max = 0;
+}
+
 void
 runner_prepare(int slot)
 {
@@ -318,6 +349,11 @@ runner_prepare(int slot)
 		if ((ready_run = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
 	}
+	if (ready_grade == NULL && grades_seen) {
+		grade_spec(&s, slot);
+		if ((ready_grade = sandbox_prepare(&s, err, sizeof err)) == NULL)
+			log_warnx("sandbox: %s", err);
+	}
 }
 
 void
@@ -325,8 +361,9 @@ runner_discard(void)
 {
 	sandbox_discard(ready_eval);
 	sandbox_discard(ready_run);
+	sandbox_discard(ready_grade);
 	sandbox_discard(zyg);
-	ready_eval = ready_run = zyg = NULL;
+	ready_eval = ready_run = ready_grade = zyg = NULL;
 	sandbox_reap(1);
 }
 
@@ -534,6 +571,32 @@ out:
 	return job_envelope_ok(body, len);
 }
 
+char *
+runner_evaluate(const struct job *j, int slot, size_t *blen)
+{
+	size_t len;
+	const char *status, *b;
+	char *env = evaluate_job(j, slot, &len, &status), *out = NULL;
+
+	if ((b = job_envelope_body(env, len, blen)) != NULL)
+		out = xstrndup(b, *blen);
+	free(env);
+	return out;
+}
+
+int
+runner_grade(const char *request, size_t len, int64_t wall_ms, int slot, struct sandbox_result *res)
+{
+	struct sandbox_spec spec;
+
+	grades_seen = 1;
+	grade_spec(&spec, slot);
+	spec.stdin_data = request;
+	spec.stdin_len = len;
+	spec.wall_ms = wall_ms;
+	return run_in(&ready_grade, &spec, res);
+}
+
 int
 runner_probe(char *err, size_t errlen)
 {
@@ -572,5 +635,7 @@ runner_run(const struct job *j, int slot, size_t *len, const char **status)
 {
 	if (j->kind == JOB_RUN)
 		return run_job(j, slot, len, status);
+	if (j->kind == JOB_GRADE)
+		return grade_job(j, slot, len, status);
 	return evaluate_job(j, slot, len, status);
 }

@@ -4,9 +4,12 @@
 #ifndef EVALD_RUNNER_H
 #define EVALD_RUNNER_H
 
+#include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/job.h"
+#include "executor/sandbox.h"
 
 /* Loads the harness from harness_dir; fatal when it is missing. */
 void runner_init(void);
@@ -20,5 +23,14 @@ int runner_probe(char *err, size_t errlen);
 /* Runs j in slot's sandbox. Returns the malloc'd result envelope; *status is
  * set to the verdict's name for metrics. */
 char *runner_run(const struct job *j, int slot, size_t *len, const char **status);
+
+/* Runs an evaluate job (no session needed) and returns its answer
+ * {passed, case_results, error} as the harness wrote it (malloc'd JSON
+ * text, *blen bytes), or NULL when there was none. */
+char *runner_evaluate(const struct job *j, int slot, size_t *blen);
+/* Runs the grading harness on request in a sandbox with wall_ms to finish.
+ * Returns as sandbox_exec; the harness's answer is in res->res. */
+int runner_grade(const char *request, size_t len, int64_t wall_ms, int slot,
+                 struct sandbox_result *res);
 
 #endif

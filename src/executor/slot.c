@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/job.h"
+#include "common/jsonx.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "common/util.h"
@@ -26,36 +27,98 @@ slot_signal(int sig)
 		slot_stopping = 1;
 }
 
+/* What a grade job's envelope means for its submission: returns its status
+ * ("done" or "error"), the result document to store (malloc'd, in
+ * *result), the score and max_points ("" when none). An error envelope (the
+ * job failed, or was tried too often) makes an "error" submission that
+ * says why. */
+static const char *
+grade_outcome(const char *env, size_t elen, char **result, char score[40], char maxp[40])
+{
+	const char *body, *st = "error";
+	size_t blen;
+	struct json_object *o = NULL, *v;
+	struct jx_err e;
+
+	if ((body = job_envelope_body(env, elen, &blen)) != NULL)
+		o = jx_parse(body, blen, 64, &e);
+	if (o != NULL && json_object_object_get_ex(o, "status", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		st = strcmp(json_object_get_string(v), "done") == 0 ? "done" : "error";
+		if (json_object_object_get_ex(o, "score", &v) && v != NULL)
+			snprintf(score, 40, "%.17g", json_object_get_double(v));
+		if (json_object_object_get_ex(o, "max_points", &v) && v != NULL)
+			snprintf(maxp, 40, "%.17g", json_object_get_double(v));
+		*result = xstrndup(body, blen);
+	} else {
+		struct json_object *env_o = jx_parse(env, elen, 16, &e), *d = NULL;
+		struct json_object *r = json_object_new_object();
+		char why[400];
+		if (env_o != NULL)
+			json_object_object_get_ex(env_o, "detail", &d);
+		snprintf(why, sizeof why, "the grader failed: %s",
+		         d ? json_object_get_string(d) : "no result");
+		json_object_object_add(r, "tests", json_object_new_array());
+		json_object_object_add(r, "feedback",
+		                       json_object_new_string("The grader could not grade this "
+		                                              "submission; your teacher has been "
+		                                              "told why."));
+		json_object_object_add(r, "error", json_object_new_string(why));
+		*result = xstrdup(jx_text(r, &blen));
+		json_object_put(r);
+		if (env_o)
+			json_object_put(env_o);
+	}
+	if (o)
+		json_object_put(o);
+	return st;
+}
+
 /* Publishes env as job_id's result and drops payload from the processing
  * list, atomically. Returns 1 when written, 0 when a result existed, -1 on
  * store failure. */
 static int
-publish(const char *proc, const char *job_id, const char *payload, size_t plen, const char *env,
-        size_t elen, const char *kind, const char *status, int64_t created_ms)
+publish(const char *proc, const struct job *j, const char *payload, size_t plen, const char *env,
+        size_t elen, const char *status)
 {
-	char res[80], done[80], ttl[32], created[32];
-	const char *argv[11];
-	size_t lens[11];
+	char res[80], done[80], ttl[32], created[32], sub[80], score[40] = "", maxp[40] = "",
+	                                                       graded[32];
+	const char *argv[18], *job_id = j->id;
+	size_t lens[18];
+	char *result = NULL;
 	redisReply *r;
-	int rc = -1, stop_tries = 0;
+	int rc = -1, stop_tries = 0, nkeys = 5, argc = 11;
 
 	snprintf(res, sizeof res, KEY_PREFIX "res:%s", job_id);
 	snprintf(done, sizeof done, KEY_PREFIX "done:%s", job_id);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.result_ttl_s);
-	snprintf(created, sizeof created, "%lld", (long long)created_ms);
 	argv[0] = res, argv[1] = done, argv[2] = proc, argv[3] = KEY_PREFIX "stats";
 	argv[4] = KEY_PREFIX "latency";
-	argv[5] = env, argv[6] = ttl, argv[7] = payload, argv[8] = kind, argv[9] = status;
-	argv[10] = created;
-	for (int i = 0; i < 11; i++)
+	argv[5] = env, argv[6] = ttl, argv[7] = payload, argv[8] = job_kind_name(j->kind);
+	argv[9] = status, argv[10] = created;
+	snprintf(created, sizeof created, "%lld", (long long)j->created_ms);
+	if (j->kind == JOB_GRADE) {
+		/* the submission learns its outcome in the same step */
+		const char *sub_status = grade_outcome(env, elen, &result, score, maxp);
+		snprintf(sub, sizeof sub, KEY_PREFIX "sub:%s", j->submission);
+		snprintf(graded, sizeof graded, "%lld", (long long)now_real_ms());
+		for (int i = 10; i > 4; i--)
+			argv[i + 1] = argv[i];
+		argv[5] = sub;
+		nkeys = 6;
+		argv[12] = job_id, argv[13] = sub_status, argv[14] = score, argv[15] = result;
+		argv[16] = graded, argv[17] = maxp;
+		argc = 18;
+	}
+	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[5] = elen;
-	lens[7] = plen;
+	lens[nkeys] = elen;
+	lens[nkeys + 2] = plen;
 	/* A result must not be lost to a Redis outage: retry until Redis is
 	 * back (this slot has nothing better to do without it), or for 10 s
 	 * once the executor is stopping. */
 	for (int attempt = 0; rc < 0; attempt++) {
-		r = store_script(SCRIPT_JOB_FINISH, 5, 11, argv, lens);
+		r = store_script(SCRIPT_JOB_FINISH, nkeys, argc, argv, lens);
 		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 			rc = (int)r->integer;
 		else if (r != NULL)
@@ -71,6 +134,7 @@ publish(const char *proc, const char *job_id, const char *payload, size_t plen, 
 			log_warnx("cannot publish the result yet; retrying");
 		usleep(200000);
 	}
+	free(result);
 	return rc;
 }
 
@@ -137,8 +201,7 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
 		          (long long)(now_mono_ms() - t0));
 	}
-	if (publish(proc, j.id, payload, plen, env, elen, job_kind_name(j.kind), status,
-	            j.created_ms) < 0)
+	if (publish(proc, &j, payload, plen, env, elen, status) < 0)
 		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
 	free(env);
 	job_free(&j);
