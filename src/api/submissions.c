@@ -337,10 +337,8 @@ submissions_token(struct request *req, struct response *resp)
 		           ". _ @ + -");
 		goto out;
 	}
-	if (strcmp(role, "student") != 0 && student != NULL) {
-		http_error(resp, ERR_VALIDATION, "field 'student_id' is only for student tokens");
-		goto out;
-	}
+	if (strcmp(role, "student") != 0)
+		student = NULL; /* only a student token carries one */
 	tok = token_create(role, student);
 	if (tok == NULL) {
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");

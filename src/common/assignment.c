@@ -194,13 +194,17 @@ test_validate(struct json_object *t, size_t i, struct json_object *files, char *
 			bad(err, errlen, where, "%s", e.detail);
 			goto fail;
 		}
-		for (size_t k = 0; k < len; k++)
-			if (!(isalnum((unsigned char)ep[k]) || ep[k] == '_') ||
-			    (k == 0 && isdigit((unsigned char)ep[0])) || len > 100) {
-				bad(err, errlen, where,
-				    "field 'entry_point' must be a Python function name");
-				goto fail;
-			}
+		/* a name, or an expression of names, dots and calls without
+		 * arguments, as /evaluate_code takes it: Solution().twoSum */
+		if (len == 0 || len > 100 || !(isalpha((unsigned char)ep[0]) || ep[0] == '_') ||
+		    strspn(ep,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.()") !=
+		        len) {
+			bad(err, errlen, where,
+			    "field 'entry_point' must be a function name or an expression like "
+			    "Solution().add");
+			goto fail;
+		}
 		json_object_object_add(o, "entry_point", json_object_new_string(ep));
 		json_object_object_add(o, "input", json_object_new_string(in));
 		json_object_object_add(o, "output", json_object_new_string(out));
@@ -427,6 +431,28 @@ assignment_validate(struct json_object *def, const char *slug, char *err, size_t
 			goto fail;
 		}
 		json_object_object_add(used, s, json_object_get(c));
+	}
+	if (files != NULL) {
+		/* a file the definition does not name would be stored and never
+		 * used: most likely a support file missing from "support" */
+		json_object_object_foreach(files, fp, fv)
+		{
+			int named = strcmp(fp, "description.md") == 0 ||
+			            json_object_object_get_ex(used, fp, NULL) ||
+			            (starter != NULL && strcmp(fp, starter) == 0);
+			(void)fv;
+			for (size_t i = 0; !named && i < json_object_array_length(tests); i++)
+				named = jx_string(json_object_array_get_idx(tests, i), "file", 0,
+				                  &s, NULL, &e) == 1 &&
+				        strcmp(s, fp) == 0;
+			if (!named) {
+				bad(err, errlen, "files",
+				    "'%.100s' is not named by the assignment (list files the tests "
+				    "read in 'support')",
+				    fp);
+				goto fail;
+			}
+		}
 	}
 	json_object_object_add(o, "updated_at", json_object_new_int64(now_real_ms()));
 	return o;

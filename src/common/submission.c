@@ -342,7 +342,16 @@ submission_gradebook(void)
 	students = json_object_new_array();
 	json_object_object_foreach(by_id, sid, sobj)
 	{
+		struct json_object *scores;
 		(void)sid;
+		/* every assignment has its column: null where nothing is graded */
+		json_object_object_get_ex(sobj, "scores", &scores);
+		for (size_t i = 0; i < json_object_array_length(asgs); i++) {
+			const char *slug =
+			    json_object_get_string(json_object_array_get_idx(asgs, i));
+			if (!json_object_object_get_ex(scores, slug, NULL))
+				json_object_object_add(scores, slug, NULL);
+		}
 		json_object_array_add(students, json_object_get(sobj));
 	}
 	json_object_array_sort(students, student_cmp);

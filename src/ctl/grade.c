@@ -58,7 +58,7 @@ ctl_grade(int argc, char **argv)
 {
 	struct json_object *def, *all;
 	char err[700];
-	int json = 0, tty = isatty(2), failures = 0;
+	int json = 0, tty = isatty(2), failures = 0, width = 4;
 	size_t nfiles;
 
 	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
@@ -88,8 +88,14 @@ ctl_grade(int argc, char **argv)
 	runner_prepare(0);
 	nfiles = (size_t)argc - 1;
 	all = json_object_new_array();
+	for (size_t i = 1; i <= nfiles; i++)
+		if ((int)strlen(argv[i]) > width)
+			width = (int)strlen(argv[i]);
+	if (width > 60)
+		width = 60;
 	if (!json)
-		printf("%-40s %9s %9s  %-6s %s\n", "FILE", "SCORE", "PASSED", "STATUS", "FEEDBACK");
+		printf("%-*s %9s %9s  %-6s %s\n", width, "FILE", "SCORE", "PASSED", "STATUS",
+		       "FEEDBACK");
 	for (size_t i = 0; i < nfiles; i++) {
 		const char *path = argv[i + 1];
 		struct json_object *res, *row;
@@ -131,7 +137,7 @@ ctl_grade(int argc, char **argv)
 				         json_object_get_double(field(res, "max_points")));
 			snprintf(passed, sizeof passed, "%zu/%zu", passed_count(tests),
 			         json_object_array_length(tests));
-			printf("%-40s %9s %9s  %-6s %.*s\n", path, score, passed,
+			printf("%-*s %9s %9s  %-6s %.*s\n", width, path, score, passed,
 			       json_object_get_string(field(res, "status")),
 			       (int)strcspn(text, "\n"), text);
 			fflush(stdout);

@@ -392,11 +392,21 @@ io_rows(struct json_object *rows, struct json_object *tests, size_t *order, cons
 				        strncmp(err, "Timeout", 7) == 0 ? "timeout" : "error", pts,
 				        err);
 			else {
+				struct buf g;
 				buf_init(&b);
+				buf_init(&g);
 				buf_puts(&b, "expected ");
 				display(&b, get(cr, "expected"));
+				display(&g, get(cr, "got"));
+				/* JSON writes a tuple and a list alike */
+				if (strcmp(b.data + 9, g.data) == 0)
+					buf_puts(
+					    &g,
+					    " (equal when printed: the type differs, e.g. a tuple "
+					    "where a list is expected)");
 				buf_puts(&b, ", got ");
-				display(&b, get(cr, "got"));
+				buf_puts(&b, g.data);
+				buf_free(&g);
 				row_add(one, name, vis, "failed", pts, b.data);
 				buf_free(&b);
 			}

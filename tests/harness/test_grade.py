@@ -492,6 +492,35 @@ def test_support_files(work):
     assert (work / "data" / "input.csv").read_text() == "1,2\n3,4\n"
 
 
+def test_teacher_conftest_and_support_modules_come_from_memory(work):
+    files = {
+        "conftest.py": "import pytest\n"
+                       "@pytest.fixture\n"
+                       "def root_value():\n    return 40\n",
+        "tests/conftest.py": "import pytest\nfrom submission import add\n"
+                             "@pytest.fixture\n"
+                             "def adder():\n    return add\n"
+                             "def pytest_collection_modifyitems(items):\n"
+                             "    for item in items:\n"
+                             "        if 'bonus' in item.name:\n"
+                             "            item.add_marker(pytest.mark.points(5))\n",
+        "other/conftest.py": "raise RuntimeError('not on the way to the tests')\n",
+        "checker.py": "def close(a, b):\n    return abs(a - b) < 1e-9\n",
+    }
+    # at load, the code rewrites the support files on disk to cheat
+    src = ("open('tests/conftest.py', 'w').write('import pytest\\n@pytest.fixture\\n"
+           "def adder():\\n    return lambda a, b: 5\\n')\n"
+           "open('checker.py', 'w').write('def close(a, b):\\n    return True\\n')\n"
+           "def add(a, b):\n    return a - b\n")
+    tests = ("from checker import close\n"
+             "def test_adder(adder, root_value):\n    assert adder(root_value, 2) == 42\n"
+             "def test_bonus_close():\n    assert not close(1, 2)\n")
+    _, r = one_file(work, src, tests, files=files)
+    assert r["test_adder"]["status"] == "failed", r            # the real add, not a fake
+    assert r["test_adder"]["message"].startswith("assert 38 == 42\n +  where 38 = "), r
+    assert r["test_bonus_close"] == dict(r["test_bonus_close"], status="passed", points=5)
+
+
 def test_module_state_is_fresh_for_every_test(work):
     src = "calls = []\ndef f():\n    calls.append(1)\n    return len(calls)\n"
     tests = "".join("from submission import f\ndef test_%d():\n    assert f() == 1\n" % i

@@ -13,9 +13,7 @@ is small and uses limits.time_s = 2 so that the module stays quick.
 
 import json
 import re
-import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -358,6 +356,7 @@ def test_result_shape(who, rt):
     for t in res["tests"]:
         assert ROW_KEYS <= set(t), t
         assert t["status"] == "passed" and t["points"] == t["max_points"] == 1, t
+        assert t["message"] == "", t          # a passed row's message is ""
     bob = rt["results"][rt["bob_sub"]]
     assert bob["status"] == "done" and bob["score"] == 1, bob
     rows = rows_by_name(bob)
@@ -449,11 +448,17 @@ def test_tokens_route(who):
 
 
 def test_tokens_student_id_is_ignored_for_other_roles(who):
-    """docs/api.md: for roles other than student, student_id "is not used and
-    is answered as null"."""
-    r = who.admin.post("/tokens", {"role": "client", "student_id": "eve"})
-    assert r.status_code == 201, r.text
-    assert r.json()["role"] == "client" and r.json()["student_id"] is None, r.text
+    """docs/api.md, POST /tokens: for roles other than student, student_id
+    is ignored and answered as null."""
+    for role, sid in (("client", "eve"), ("admin", "eve"), ("client", "not a student id!")):
+        r = who.admin.post("/tokens", {"role": role, "student_id": sid})
+        assert r.status_code == 201, r.text
+        assert r.json()["role"] == role and r.json()["student_id"] is None, r.text
+    # the client token made for "eve" is an ordinary client: it must still
+    # name the student it submits for
+    Api.error(Api(who.st.url, token=r.json()["token"]).post(
+        "/submit", {"assignment": "rt-io", "source": DOUBLE_OK}), 422, "validation_error",
+        "student_id")
 
 
 # ------------------------------------------- 2. create, replace, public view
@@ -561,6 +566,8 @@ def test_put_creates_then_replaces(who):
                                  "language": "python", "max_points": 7, "due_at": None}
     slugs = [a["slug"] for a in who.alice.get("/assignments").json()]
     assert slugs == sorted(slugs), slugs
+    # the answer of PUT is the public view, as a student reads it
+    assert r.json() == got, (r.json(), got)
     # a slug in the body must be the path's
     Api.error(put(who.admin, "cr-one", dict(definition, slug="cr-two")), 422,
               "validation_error", "slug")
@@ -590,27 +597,57 @@ def test_public_view_hides_hidden_tests(who, redact_loaded):
         assert all(t["visibility"] == "public" for t in view["tests"])
 
 
-def test_public_pytest_entry_has_its_content(who, redact_loaded):
+def test_put_answers_the_public_view(who):
+    """docs/api.md, PUT /assignments/{slug}: the body of the 201 or 200 is
+    the public view, what a student sees: no hidden test data."""
+    r = put(who.admin, "redact-put", redact_def("summary"), REDACT_FILES)
+    assert r.status_code == 201, r.text
+    assert_no_hidden_data(r.text)
+    view = r.json()
+    assert view["hidden"] == {"count": 4, "points": 10}, view
+    assert "files" not in view and "updated_at" not in view, view
+    assert view == who.alice.get("/assignments/redact-put").json()
+    r = put(who.admin, "redact-put", redact_def("names"), REDACT_FILES)
+    assert r.status_code == 200, r.text
+    assert_no_hidden_data(r.text)
+    assert r.json()["hidden_feedback"] == "names", r.text
+
+
+def test_public_pytest_entry_has_its_source(who, redact_loaded):
     """docs/api.md, GET /assignments/{slug}: "a public pytest entry also has
-    `content`, the file's source"."""
-    view = who.alice.get("/assignments/redact").json()
-    entry = [t for t in view["tests"] if t["kind"] == "pytest"][0]
-    assert entry["file"] == "tests/test_pub.py", entry
-    assert entry.get("content") == REDACT_FILES["tests/test_pub.py"], entry
+    `source`, the file's text, so students can run it"."""
+    for api in (who.alice, who.client):
+        view = api.get("/assignments/redact").json()
+        entry = [t for t in view["tests"] if t["kind"] == "pytest"][0]
+        assert entry["file"] == "tests/test_pub.py", entry
+        assert entry.get("source") == REDACT_FILES["tests/test_pub.py"], entry
+        assert "content" not in entry, entry
 
 
-def test_admin_view_has_no_hidden_test_source(who, redact_loaded):
-    """API.md section 2: "Hidden test source never leaves the server";
-    docs/api.md: for an admin, "a hidden pytest entry has no content: hidden
-    test source never leaves the server through the API" (evalctl assignment
-    show is how the operator reads it)."""
+def test_hidden_test_source_reaches_the_admin_only(who, redact_loaded):
+    """docs/api.md, GET /assignments/{slug}: hidden test source never reaches
+    a student or a client; the admin (the teacher who uploaded it) gets the
+    whole stored definition, hidden pytest sources included, as `evalctl
+    assignment show` prints it."""
+    for api in (who.alice, who.client):
+        r = api.get("/assignments/redact")
+        assert r.status_code == 200, r.text
+        assert_no_hidden_data(r.text)
+        assert "files" not in r.json() and "updated_at" not in r.json(), r.json()
     r = who.admin.get("/assignments/redact")
     assert r.status_code == 200, r.text
     view = r.json()
+    assert "hidden" not in view, view
+    assert isinstance(view["updated_at"], int), view
     assert len(view["tests"]) == 5, view["tests"]          # every test, in full
     secret = [t for t in view["tests"] if t.get("name") == "secret io"][0]
     assert secret["input"] == "a=%s, b=1" % CANARY_IO_IN, secret
-    assert CANARY_PYTEST not in r.text, "hidden pytest source sent to an admin"
+    assert secret["output"] == CANARY_IO_OUT, secret
+    stdio = [t for t in view["tests"] if t.get("name") == "secret stdio"][0]
+    assert stdio["stdin"] == CANARY_STDIN + " 1\n", stdio
+    hidden_py = [t for t in view["tests"] if t.get("file") == "tests/hidden/test_redact.py"][0]
+    assert hidden_py["visibility"] == "hidden", hidden_py
+    assert hidden_py["source"] == REDACT_FILES["tests/hidden/test_redact.py"], hidden_py
     show = who.st.evalctl("assignment", "show", "redact")
     assert show.returncode == 0 and CANARY_PYTEST in show.stdout, show.stderr
 
@@ -644,6 +681,7 @@ def _student_view_checks(res, mode):
     hidden = [t for t in res["tests"] if t["visibility"] == "hidden"]
     assert sorted(t["name"] for t in public) == ["pub add", "tests/test_pub.py::test_pub_add"]
     assert all(t["status"] == "passed" for t in public), public
+    assert all(t["message"] == "" for t in public), public
     if mode == "summary":
         assert hidden == [], hidden
     else:
@@ -659,7 +697,9 @@ def _student_view_checks(res, mode):
         for t in hidden:
             assert ROW_KEYS <= set(t), t
             if mode == "names":
-                assert t["message"] is None, t
+                assert t["message"] is None, t        # passed or not
+            elif t["status"] == "passed":
+                assert t["message"] == "", t
         if mode == "full":
             assert got["secret io"]["message"], got["secret io"]
             assert big["message"], big
@@ -785,10 +825,17 @@ def test_put_refuses_bad_slug(who, slug):
 
 
 def test_slugs_as_documented_are_accepted(who):
-    """docs/api.md: "Slugs are 1 to 128 characters of letters, digits, - and _"."""
-    for slug in ("Mixed_Case-1", "s" * 128):
+    """docs/api.md: slugs are 1 to 64 characters of lowercase letters,
+    digits, '.', '_' and '-', starting with a letter or digit."""
+    for slug in ("s" * 64, "0.lower_case-1", "x"):
         r = put(who.admin, slug, good_def(), GOOD_FILES)
         assert r.status_code == 201, "PUT %s -> %d %s" % (slug[:20], r.status_code, r.text)
+        assert r.json()["slug"] == slug, r.text
+        assert who.alice.get("/assignments/" + slug).status_code == 200
+    for slug in ("Mixed_Case-1", "s" * 65, "-leading-dash", ".leading-dot", "_leading"):
+        r = put(who.admin, slug, good_def(), GOOD_FILES)
+        Api.error(r, 422, "validation_error", "slug")
+        Api.error(who.admin.get("/assignments/" + slug), 404, "not_found")
 
 
 def test_put_refuses_non_json_and_wrong_types(who):
@@ -804,8 +851,8 @@ def test_put_refuses_non_json_and_wrong_types(who):
 
 
 def test_put_refuses_a_file_the_definition_does_not_name(who):
-    """docs/api.md, PUT /assignments/{slug}: "A `files` entry that the
-    definition does not name is a 422 too"."""
+    """docs/api.md, PUT /assignments/{slug}: a `files` entry that the
+    definition does not name is a 422 naming it."""
     files = dict(GOOD_FILES, **{"notes/answers.py": "def sq(x):\n    return x * x\n"})
     Api.error(put(who.admin, "extra-file", good_def(), files), 422, "validation_error",
               "notes/answers.py")
@@ -958,8 +1005,8 @@ def test_gradebook_best_scores_and_totals(who, gradebook):
 
 
 def test_gradebook_has_a_null_for_every_assignment_not_done(who, gradebook):
-    """docs/api.md and grading.md: "A student who has no graded submission to
-    an assignment has null for it" (the example shows every slug in scores)."""
+    """docs/api.md and grading.md: `scores` has a key for every assignment,
+    null where none of the student's submissions to it is graded (done)."""
     gb = who.admin.get("/gradebook").json()
     by = {s["student_id"]: s for s in gb["students"]}
     for s in gb["students"]:
@@ -968,11 +1015,19 @@ def test_gradebook_has_a_null_for_every_assignment_not_done(who, gradebook):
     assert by["gb-s2"]["scores"]["gb-broken"] is None
 
 
-def test_gradebook_leaves_out_a_student_without_a_done_submission(who, gradebook):
-    """docs/api.md: `students` lists "every student with at least one `done`
-    submission"; gb-s3's only submission ended in error."""
+def test_gradebook_lists_a_student_without_a_done_submission(who, gradebook):
+    """docs/api.md: `students` lists every student with at least one
+    submission, whatever its status; gb-s3's only submission ended in error,
+    so every score is null and the total 0."""
     gb = who.admin.get("/gradebook").json()
-    assert "gb-s3" not in [s["student_id"] for s in gb["students"]], gb["students"]
+    by = {s["student_id"]: s for s in gb["students"]}
+    assert "gb-s3" in by, gb["students"]
+    s3 = by["gb-s3"]
+    assert s3["scores"] == {slug: None for slug in gb["assignments"]}, s3
+    assert s3["total"] == 0, s3
+    csv = who.admin.get("/gradebook", params={"format": "csv"}).content.decode()
+    row = [line for line in csv.split("\r\n") if line.startswith("gb-s3,")]
+    assert row == ["gb-s3," + "," * len(gb["assignments"]) + "0"], (row, csv)
 
 
 def test_gradebook_csv(who, gradebook):
@@ -1068,8 +1123,8 @@ def test_late_submissions(who):
 # --------------------------------------- 10. evalctl's grading commands
 
 def test_evalctl_grade_offline_examples(who):
-    """evalctl grade needs no Redis: the examples graded on the host, as a
-    table and as JSON."""
+    """evalctl grade needs no Redis: the add-io examples graded on the host,
+    as a table."""
     add_dir = EXAMPLES / "assignments" / "add-io"
     files = sorted(str(p) for p in (EXAMPLES / "submissions" / "add-io").glob("*.py"))
     r = who.st.evalctl("grade", str(add_dir), *files, timeout=180)
@@ -1079,7 +1134,14 @@ def test_evalctl_grade_offline_examples(who):
     off = str(EXAMPLES / "submissions" / "add-io" / "off_by_one.py")
     assert lines[correct][1:4] == ["5/5", "4/4", "done"], r.stdout
     assert lines[off][1:4] == ["1/5", "1/4", "done"], r.stdout
+    # nothing was stored
+    assert who.admin.get("/assignments/add-io").status_code == 404
 
+
+def test_evalctl_grade_offline_stdio_examples_as_json(who):
+    """The sum-stdin examples: correct.py reads its numbers at the top level
+    and is worth 10; wrong_format.py prints both on one line and loses only
+    the trim test (8)."""
     sum_dir = EXAMPLES / "assignments" / "sum-stdin"
     files = sorted(str(p) for p in (EXAMPLES / "submissions" / "sum-stdin").glob("*.py"))
     r = who.st.evalctl("grade", "--json", str(sum_dir), *files, timeout=180)
@@ -1087,8 +1149,10 @@ def test_evalctl_grade_offline_examples(who):
     out = json.loads(r.stdout)
     assert [x["file"] for x in out] == files, out
     by = {Path(x["file"]).name: x for x in out}
-    assert by["correct.py"]["status"] == "done" and by["correct.py"]["score"] == 10, by
-    assert by["wrong_format.py"]["status"] == "done" and by["wrong_format.py"]["score"] == 8
+    assert by["correct.py"]["status"] == "done", by["correct.py"]
+    assert by["correct.py"]["score"] == 10, (by["correct.py"]["feedback"], by["correct.py"])
+    assert by["wrong_format.py"]["status"] == "done", by["wrong_format.py"]
+    assert by["wrong_format.py"]["score"] == 8, by["wrong_format.py"]
     rows = rows_by_name(by["wrong_format.py"])
     assert rows["sample"]["status"] == "failed" and rows["sample"]["message"], rows
     assert all(rows[n]["status"] == "passed" for n in
@@ -1144,7 +1208,9 @@ def idle(stack_factory):
     stack_factory.stop(s)
 
 
-def test_queued_submission_is_not_in_gradebook(idle):
+def test_queued_submission_is_in_gradebook_as_null(idle):
+    """A student whose only submission is still queued is listed, with null
+    for every assignment and a total of 0."""
     admin = Api(idle.url, token=idle.admin_token)
     put_ok(admin, "q-stays", RT_IO)
     sid = submit_ok(admin, "q-stays", DOUBLE_OK, "q-student")
@@ -1154,7 +1220,10 @@ def test_queued_submission_is_not_in_gradebook(idle):
     assert res["tests"] == [], res
     gb = admin.get("/gradebook").json()
     assert "q-stays" in gb["assignments"]
-    assert "q-student" not in [s["student_id"] for s in gb["students"]], gb
+    by = {s["student_id"]: s for s in gb["students"]}
+    assert "q-student" in by, gb
+    assert by["q-student"]["scores"] == {slug: None for slug in gb["assignments"]}, gb
+    assert by["q-student"]["total"] == 0, gb
 
 
 def test_deleted_before_grading_ends_in_error(idle):

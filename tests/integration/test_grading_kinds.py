@@ -704,16 +704,22 @@ def test_io_kind(batch):
     assert {n: t["status"] for n, t in got.items()} == want, describe(res)
     assert "expected" in got["tuple is not a list"]["message"], describe(res)
     assert "TypeError" in got["raises"]["message"], describe(res)
+    assert all(t["message"] == "" for t in got.values() if t["status"] == "passed"), \
+        describe(res)
     assert res["score"] == 3 and res["max_points"] == 5, describe(res)
 
 
 def test_io_failure_message_tells_tuple_from_list(batch):
-    """A failed io test's message shows "the expected and actual value"
-    (docs/api.md); (1, 1) against [1, 1] must not read as the same value."""
+    """A failed io test's message shows the expected and the actual value
+    (grading.md); (1, 1) against [1, 1] print alike in JSON, so the message
+    says that the type differs instead of reading as the same value."""
     msg = rows(batch.result("k_io"))["tuple is not a list"]["message"]
-    m = re.match(r"expected (.*), got (.*)$", msg, re.S)
+    assert msg.strip() != "expected [1,1], got [1,1]", msg
+    m = re.match(r"expected (.*?), got (.*)$", msg, re.S)
     assert m, msg
     assert m.group(1) != m.group(2), msg
+    assert "equal when printed: the type differs" in m.group(2), msg
+    assert "tuple" in m.group(2), msg
 
 
 def test_io_submission_that_does_not_load(batch):
@@ -725,8 +731,16 @@ def test_io_submission_that_does_not_load(batch):
 
 
 def test_io_entry_point_expression(admin):
-    """grading.md: entry_point is "the function to call, as an expression in
-    the submission's globals (add, Solution().twoSum)"."""
+    """grading.md: entry_point is a function's name or an expression of
+    names, dots and calls without arguments, such as Solution().add;
+    anything else is refused when the assignment is loaded."""
+    for bad in ("os.system('ls')", "add(a=1)", "lambda x: x", "1add", ""):
+        d = {"title": "bad", "max_points": 1, "limits": {"time_s": 2},
+             "tests": [io_test("bad", bad, "a=1, b=2", "3")]}
+        r = put(admin, "k-io-bad-ep", d)
+        assert r.status_code == 422, (bad, r.text)
+        assert "entry_point" in r.json()["detail"], (bad, r.text)
+    assert admin.get("/assignments/k-io-bad-ep").status_code == 404
     d = {"title": "method", "max_points": 1, "limits": {"time_s": 2},
          "tests": [io_test("method", "Solution().add", "a=1, b=2", "3")]}
     r = put(admin, "k-io-expr", d)
@@ -741,6 +755,7 @@ def test_stdio_comparators_pass(batch):
     res = batch.result("k_stdio_pass")
     assert res["status"] == "done", describe(res)
     assert all(t["status"] == "passed" for t in res["tests"]), describe(res)
+    assert all(t["message"] == "" for t in res["tests"]), describe(res)
     assert [t["points"] for t in res["tests"]] == [1, 2, 3, 4, 5], describe(res)
     assert res["score"] == 15, describe(res)
 
@@ -785,6 +800,8 @@ def test_pytest_kind(batch):
     got = {t["name"]: (t["status"], t["points"], t["max_points"]) for t in res["tests"]}
     assert got == want, describe(res)
     assert all(t["visibility"] == "public" for t in res["tests"])
+    assert all(t["message"] == "" for t in res["tests"] if t["status"] == "passed"), \
+        describe(res)
     assert "12" in rows(res)[f + "TestBox::test_double"]["message"], describe(res)
     assert "fixture broke" in rows(res)[f + "test_broken_fixture"]["message"], describe(res)
     assert res["score"] == 8 and res["max_points"] == 12, describe(res)

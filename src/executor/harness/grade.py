@@ -54,63 +54,75 @@ Processes
            zeroes afterwards), forks a session process for it and relays the
            session's framed reports to the master. Never runs student code.
   session  one per pytest file, a fork of the zygote: compiles the test file
-           from memory with pytest's assertion rewriting (the file is never
-           written to disk), and collects it with `submission` a stub module
-           whose every attribute is a harmless placeholder class, and with
-           the request's .py support files served from memory, /work being
-           off sys.path: no code the student wrote or could have changed runs
-           here. That collection is the trusted list of rows and points. It
-           then forks one test process per row, holds its wall-clock limit,
-           kills its process group, checks its record and reports to the
-           master. (Only when the file cannot be collected against the stub,
-           e.g. it calls the submission at import, is the list taken from a
-           collection with the real submission, in a child with the test
-           limits: that list is only as trustworthy as the student's code.)
+           from memory with pytest's assertion rewriting (it is never written
+           to disk), registers the teacher's conftest.py files on the way to
+           it (from the request, in memory) and collects it with `submission`
+           a stub module whose every attribute is a harmless placeholder
+           class, the .py support files served from memory and the work
+           directory off sys.path: no code the student wrote or could have
+           changed runs here. That collection is the trusted list of rows and
+           points. It then forks one test process per row, holds its
+           wall-clock limit, kills its process group, checks its record and
+           reports to the master. (Only when the file cannot be collected
+           against the stub, e.g. it iterates over something of the
+           submission at import, is the list taken from a collection with the
+           real submission, in a child under the test limits: that list is
+           only as trustworthy as the student's code.)
   test     a fork of the session: keeps only its record pipe (moved to a
            random descriptor number) and /dev/null on 0-2, its own process
            group, RLIMIT_CPU = ceil(time_s) + 1 s and RLIMIT_AS = its address
            space at the fork + memory_mb (the harness's own footprint is not
            charged to the student; a hard limit 32 MiB above is taken back to
-           report a MemoryError). It builds the reporter (a closure holding
-           the descriptor, a per-test random nonce and C-level functions)
-           before any student code runs, then imports the real submission and
-           collects the file again (fresh module state for every test), runs
-           that one node id through pytest's own protocol and sends one
-           record: "R" + length + {"n": nonce, "s": status, "m": message}.
+           report a MemoryError), wall clock time_s. It builds the reporter (a
+           closure holding the descriptor, a per-test random nonce and C-level
+           functions) before any student code runs, then imports the real
+           submission, runs the conftest files and collects the path to its
+           node id again (fresh module state for every test; the import
+           counts against time_s), runs that one item through pytest's own
+           protocol and sends one record: "R" + 4-byte length +
+           {"n": nonce, "s": status, "m": message}.
   load     `python3 -I -B -c <bootstrap>`: imports the submission under the
-           test limits and reports the first exception on its own pipe.
+           test limits and reports on a pipe at a random descriptor. Failing
+           it fails every row, stdio ones included: a stdio program that
+           reads its input at import, outside `if __name__ == "__main__":`,
+           fails it (its stdin is empty).
   stdio    `python3 -I /work/submission.py`, stdin from the request, stdout
            kept up to output_max (drained and dropped beyond, killed past
            4 x output_max), the tail of stderr for the error.
-  The master, as PID 1 of the job's PID namespace in the sandbox, reaps
-  orphans; each session and test gets PR_SET_PDEATHSIG.
+  Every process that runs student code gets PR_SET_PDEATHSIG and its own
+  process group, killed when it is done; one that leaves its group
+  (setsid) lives until the sandbox ends.
 
 Tamper resistance
-  Stopped: reading the test files from disk (never written); reading other
-  pytest files' sources from memory (a test's process descends from a
-  zygote that only ever held its own file); reaching the master's fd 3, the
-  zygote's or the session's pipes, or another test's record pipe (closed in
-  every student process; /proc/<pid>/fd of the harness processes is closed
-  by PR_SET_DUMPABLE 0, ptrace by seccomp); a test passing by ending early
+  Stopped: reading the test files from disk (never written, not even when
+  also listed as support files); reading other pytest files' sources from
+  memory (a test's process descends from a zygote that only ever held its
+  own file); reaching the master's fd 3, the zygote's or the session's
+  pipes, or another test's record pipe (closed in every student process;
+  /proc/<pid>/fd of the harness processes is closed by PR_SET_DUMPABLE 0,
+  ptrace and pidfd_getfd by seccomp); a test passing by ending early
   (os._exit, sys.exit or SystemExit, a signal, a crash: no record is an
   error, SystemExit in a test is an error); fake results written to every
   descriptor or printed (output goes to /dev/null; a record without the
-  nonce, a second record or trailing bytes make the test failed as
-  "tampered"); one test's hang, memory or output hurting another (own
-  process, own limits, wall clock kept by the session, with the master as
-  a backstop that kills both when the session stops answering); student
-  code running in the processes that decide the rows and points (master,
-  zygote, sessions; conftest.py, pytest.ini and plugins are never loaded).
+  nonce, a second record or trailing bytes fail the test as "tampered");
+  one test's hang, memory or output hurting another (own process, own
+  limits, wall clock kept by the session, the master a backstop that kills
+  both when the session stops answering); student code running where rows
+  and points are decided (master, zygote, sessions: pytest reads nothing
+  from the work directory, no pytest.ini, conftest.py or plugin there);
+  replacing a .py support file or conftest.py on disk (they run from
+  memory).
   Still possible for a determined student, whose code runs inside the
   test's own process before the test: patch pytest, the test module or
   builtins there (an object whose __eq__ always says True passes an ==
   assert; a patched pytest can report anything); find the nonce and the
   record descriptor in its own memory, write a forged record and os._exit
   (the nonce only stops blind forgery); read that pytest file's source
-  (its code objects, its expected values) from memory; read or rewrite
-  the support files on disk, which tests read at run time; kill or stop
-  other processes of the sandbox user (the session, the zygote): the
-  master then fails the remaining tests, never passes them.
+  (its code objects, its expected values) from memory; rewrite the data
+  files on disk that tests read at run time. Any process of the sandbox
+  user can signal the others: a student that kills or stops a session or
+  the zygote fails the remaining tests (never passes them); one that kills
+  the master leaves no answer, and the executor reports the grade failed.
 """
 
 import sys
@@ -122,10 +134,12 @@ import ast
 import base64
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import io
 import json
 import os
+import pathlib
 import random
 import resource
 import select
@@ -146,9 +160,6 @@ except Exception:
 try:
     import pytest
     import _pytest.assertion.rewrite
-    import _pytest.fixtures
-    import _pytest.outcomes
-    import _pytest.runner
     _PYTEST_ERROR = None
 except Exception as _e:           # the answer says so for every pytest file
     pytest = None
@@ -171,7 +182,7 @@ MAX_LISTING = 16 << 20            # largest list of tests a collection child may
 MAX_DOC = 60 << 20                # the executor reads at most 64 MiB from fd 3
 MAX_PREIMPORT = 16                # third-party packages a session imports ahead
 BACKSTOP_S = 5.0                  # how long the master waits beyond a test's limit
-IDLE_S = 20.0                     # longest pause of a session between two reports
+IDLE_S = 10.0                     # longest pause of a session between two reports
 GRACE_S = 0.2                     # reading a test's pipe after it exited
 
 EXIT_NO_MEMORY = 121              # test process: out of memory while reporting
@@ -237,10 +248,10 @@ def _fd_is_open(fd):
         return False
 
 
-def _devnull_stdio(keep_stdin=False):
-    """Point 0 (unless keep_stdin), 1 and 2 at /dev/null."""
+def _devnull_stdio():
+    """Point 0, 1 and 2 at /dev/null."""
     fd = os.open(os.devnull, os.O_RDWR)
-    for target in ((1, 2) if keep_stdin else (0, 1, 2)):
+    for target in (0, 1, 2):
         os.dup2(fd, target)
     if fd > 2:
         os.close(fd)
@@ -283,45 +294,35 @@ def _pidfd(pid):
 
 
 def _try_wait(pid):
-    """The wait status of pid if it has ended (reaped now), else None."""
+    """The wait status of the child pid if it has ended, else None. What is
+    left of its process group is killed before it is reaped (while it is a
+    zombie its number cannot name another group). A child already reaped
+    counts as killed by SIGKILL."""
     try:
-        p, status = os.waitpid(pid, os.WNOHANG)
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
-        return 0
-    return status if p == pid else None
+        return signal.SIGKILL
+    if info is None:
+        return None
+    _kill_group(pid)
+    return _wait(pid)
 
 
 def _wait(pid):
+    """The wait status of the child pid, waiting for it to end."""
     try:
         return os.waitpid(pid, 0)[1]
     except ChildProcessError:
-        return 0
+        return signal.SIGKILL
 
 
 def _kill_group(pid):
     """SIGKILL pid's process group, and pid itself should it have left it."""
-    for target, fn in ((pid, os.killpg), (pid, os.kill)):
+    for kill in (os.killpg, os.kill):
         try:
-            fn(target, signal.SIGKILL)
+            kill(pid, signal.SIGKILL)
         except OSError:
             pass
-
-
-def _reap_orphans(keep=()):
-    """Reap ended processes other than the children in keep: as PID 1 of the
-    sandbox the master inherits every orphan, and zombies count against
-    RLIMIT_NPROC."""
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except (ChildProcessError, OSError):
-            return
-        if info is None or info.si_pid in keep:
-            return
-        try:
-            os.waitpid(info.si_pid, os.WNOHANG)
-        except ChildProcessError:
-            return
 
 
 def _set_limit(res, soft, hard):
@@ -354,8 +355,8 @@ def _address_space():
         return 0
 
 
-def _status_text(status):
-    """(kind, number): ("exit", code) or ("signal", signum)."""
+def _ended(status):
+    """How a wait status ended: ("exit", code) or ("signal", signum)."""
     if os.WIFSIGNALED(status):
         return "signal", os.WTERMSIG(status)
     if os.WIFEXITED(status):
@@ -454,8 +455,9 @@ def _parse_request(raw):
         if type(e.get("source")) is not str:
             raise _BadRequest("pytest entry %r has no source" % (i,))
         f = _rel_path(e.get("file"), "pytest entry %r's file" % (i,))
-        if not f.endswith(".py"):
-            raise _BadRequest("pytest entry %r's file must end in .py" % (i,))
+        if not f.endswith(".py") or "::" in f or "[" in f:
+            raise _BadRequest("pytest entry %r's file must end in .py and hold no '::' or "
+                              "'['" % (i,))
         out["pytest"].append({"id": i, "file": f, "source": e["source"]})
     out["stdio"] = []
     st = req.get("stdio") or []
@@ -608,9 +610,11 @@ def _prepare_submission(source):
 
 
 def _third_party_imports(text):
-    """Top-level names of the packages text imports that are neither in the
-    standard library nor the submission: a session imports them ahead, from
-    the system's directories only, so each test does not pay for them."""
+    """Modules text imports from packages that are neither in the standard
+    library nor the submission (`import a.b` gives a.b, `from a import b`
+    gives a and a.b, which may be a submodule): a session imports them
+    ahead, from the system's directories only, so that each test does not
+    pay for them."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -621,13 +625,14 @@ def _third_party_imports(text):
         if isinstance(node, ast.Import):
             mods = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            mods = [node.module]
+            mods = [node.module] + [node.module + "." + a.name for a in node.names
+                                    if a.name != "*"]
         else:
             continue
         for m in mods:
             top = m.split(".")[0]
-            if top and top not in std and top != MODULE and top not in names:
-                names.append(top)
+            if top and top not in std and top != MODULE and m not in names:
+                names.append(m)
     return names[:MAX_PREIMPORT]
 
 
@@ -707,7 +712,8 @@ def _describe(e, sub_path, test_path=None, test_name=None):
 # Runs in a fresh `python3 -I -B -c` with argv: report fd, memory MB, margin,
 # work dir. Limits the address space to what it uses now plus memory MB, so
 # the interpreter is not charged, imports the submission and reports on the
-# fd: {"ok": true} or {"ok": false, "error", "line", "memory"}.
+# fd: {"ok": true, "base": the interpreter's address space} or
+# {"ok": false, "error", "line", "memory", "syntax"}.
 _LOAD_BOOTSTRAP = r'''
 import os, sys, resource, _json
 def _main():
@@ -764,7 +770,7 @@ def _main():
         report('{"ok":false,"syntax":%s,"memory":%s,"line":%s,"error":%s}' % (
             "true" if syntax else "false", "true" if memory else "false",
             "null" if line is None else str(line), enc(text[:4000])))
-    report('{"ok":true}')
+    report('{"ok":true,"base":%d}' % base)
 _main()
 '''
 
@@ -835,8 +841,6 @@ def _watch(pid, readers, deadline, writer=None):
             if status is None:
                 status = _try_wait(pid)
                 if status is not None:
-                    # leftovers of the group must not hold the pipes open
-                    _kill_group(pid)
                     after = now + GRACE_S
             if status is not None and (not open_r or now >= after):
                 break
@@ -895,8 +899,9 @@ def _watch(pid, readers, deadline, writer=None):
 
 
 def _load_check(work, time_s, mem_mb):
-    """{"ok", "error", "line"} for importing the submission in a fresh
-    interpreter under the test limits."""
+    """{"ok", "error", "line", "base"} for importing the submission in a
+    fresh interpreter under the test limits; base is that interpreter's own
+    address space in bytes (0 when unknown)."""
     r, w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
     fd = _random_fd()
@@ -918,7 +923,7 @@ def _load_check(work, time_s, mem_mb):
         return sum(len(c) for c in got) <= MAX_RECORD
 
     status, why = _watch(pid, {r: take}, time.monotonic() + time_s)
-    kind, num = _status_text(status)
+    kind, num = _ended(status)
     if why == "timeout" or (kind == "signal" and num == signal.SIGXCPU):
         return {"ok": False, "line": None,
                 "error": "Timeout: your code took longer than %g s while it was being loaded"
@@ -930,7 +935,8 @@ def _load_check(work, time_s, mem_mb):
         pass
     if type(doc) is dict and kind == "exit" and num == 0:
         if doc.get("ok") is True:
-            return {"ok": True, "error": None, "line": None}
+            base = doc.get("base") if type(doc.get("base")) is int else 0
+            return {"ok": True, "error": None, "line": None, "base": max(0, min(base, 1 << 40))}
         line = doc.get("line") if type(doc.get("line")) is int else None
         text = doc.get("error") if type(doc.get("error")) is str else "an error"
         if doc.get("memory") is True:
@@ -980,7 +986,9 @@ def _stdio_error(tail, sub_path):
     return _cut(last)
 
 
-def _run_stdio(work, test, time_s, mem_mb, output_max):
+def _run_stdio(work, test, time_s, mem_mb, output_max, base):
+    """The answer row of one stdio test: the program runs with RLIMIT_AS
+    base (a fresh interpreter's own address space) + mem_mb."""
     sub_path = os.path.join(work, SUBMISSION_FILE)
     row = {"id": test["id"], "status": "runtime_error", "exit_code": None,
            "stdout_b64": "", "truncated": False, "error": None}
@@ -989,7 +997,7 @@ def _run_stdio(work, test, time_s, mem_mb, output_max):
     err_r, err_w = os.pipe()
     argv = [sys.executable, "-I", sub_path]
     try:
-        pid = _spawn(argv, [in_r, out_w, err_w], _cpu_seconds(time_s), mem_mb << 20)
+        pid = _spawn(argv, [in_r, out_w, err_w], _cpu_seconds(time_s), base + (mem_mb << 20))
     except OSError as e:
         for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
             os.close(fd)
@@ -1017,7 +1025,7 @@ def _run_stdio(work, test, time_s, mem_mb, output_max):
     data = test["stdin"].encode("utf-8", "surrogatepass")
     status, why = _watch(pid, {out_r: take_out, err_r: take_err},
                          time.monotonic() + time_s, writer=(in_w, data))
-    kind, num = _status_text(status)
+    kind, num = _ended(status)
     row["exit_code"] = num if kind == "exit" else -num
     row["stdout_b64"] = base64.b64encode(bytes(out)).decode("ascii")
     row["truncated"] = seen[0] > output_max
@@ -1058,13 +1066,16 @@ class _Stub(types.ModuleType):
 
 
 class _MemoryFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves the request's .py support files from memory to a session, so
-    that a file the student's code rewrote on disk never runs there."""
+    """Serves the request's .py support files (conftest.py files aside) from
+    memory, first on sys.meta_path: a copy the student's code rewrote on
+    disk never runs in a session or a test. A directory without __init__.py
+    is a namespace package only where nothing else has that name, as it
+    would be on sys.path."""
 
     def __init__(self, work, files):
         self.modules = {}          # name -> (path, source, is_package)
         for rel, text in files.items():
-            if not rel.endswith(".py"):
+            if not rel.endswith(".py") or os.path.basename(rel) == "conftest.py":
                 continue
             parts = rel[:-3].split("/")
             is_pkg = parts[-1] == "__init__"
@@ -1080,6 +1091,8 @@ class _MemoryFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if name not in self.modules:
             return None
         origin, _, is_pkg = self.modules[name]
+        if origin is None and importlib.machinery.PathFinder.find_spec(name, path) is not None:
+            return None
         return importlib.util.spec_from_loader(name, self, origin=origin, is_package=is_pkg)
 
     def create_module(self, spec):
@@ -1246,12 +1259,12 @@ class _GradePlugin:
     def __init__(self, ctrl_r, rep_w):
         self.ctrl_r, self.rep_w = ctrl_r, rep_w
         self.role = "zygote"
-        self.reached = False
         self.out = None            # session: the pipe to the zygote
         self.job = None
         self.tests = []            # session: [(node id, points)]
         self.phases = {}           # test: when -> (report, excinfo)
         self.as_release = None     # test: RLIMIT_AS pair giving the margin back
+        self.only = None           # test: names on the way to its node id
 
     # -- hooks
 
@@ -1262,7 +1275,6 @@ class _GradePlugin:
     def pytest_collection(self, session):
         if self.role != "zygote":
             return None
-        self.reached = True
         self.session = session
         return self._zygote_loop(session)
 
@@ -1272,6 +1284,17 @@ class _GradePlugin:
             return None
         self._session_run(session)
         return True
+
+    @_hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector, name, obj):
+        """In a test process, collect only what leads to its node id: the
+        other functions of the file cost time and are never run there."""
+        if self.only is None:
+            return None
+        depth = collector.nodeid.count("::")
+        if depth < len(self.only) and name != self.only[depth]:
+            return []
+        return None
 
     @_hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
@@ -1328,7 +1351,7 @@ class _GradePlugin:
             self._relay(r)
             os.close(r)
             status = _wait(pid)
-            kind, num = _status_text(status)
+            kind, num = _ended(status)
             _write_all(self.rep_w, _frame({"k": "ended", kind: num}))
 
     def _relay(self, r):
@@ -1363,9 +1386,9 @@ class _GradePlugin:
             del job_bytes
             self.job = job
             self._send({"k": "hello", "pid": os.getpid()})
-            tests, error, untrusted = self._session_collect(session, job)
+            tests, error = self._session_collect(session, job)
             self.tests = tests
-            self._send({"k": "list", "tests": tests, "error": error, "untrusted": untrusted})
+            self._send({"k": "list", "tests": tests, "error": error})
         except BaseException as e:
             self._fatal(e)
         session.items = []
@@ -1393,47 +1416,76 @@ class _GradePlugin:
         sys.modules[MODULE].__file__ = self.sub_path
         self.module_name = _module_name(rel, self.finder.modules)
 
-        # the source lives in memory only: linecache gives it to tracebacks
-        import linecache
-        source = job["source"]
-        linecache.cache[self.test_path] = (len(source), None, _lines(source), self.test_path)
+        # The teacher's conftest.py files on the way to the test file, root
+        # first, as pytest would find them; from memory, never from disk.
+        self.conftests = []
+        for crel, text in sorted(job["support"].items(), key=lambda kv: kv[0].count("/")):
+            d = os.path.dirname(crel)
+            if os.path.basename(crel) == "conftest.py" and (not d or rel.startswith(d + "/")):
+                self.conftests.append((crel, text))
         try:
-            tree = ast.parse(source, filename=self.test_path)
-            _pytest.assertion.rewrite.rewrite_asserts(
-                tree, source.encode("utf-8", "surrogatepass"), self.test_path, session.config)
-            self.code = compile(tree, self.test_path, "exec", dont_inherit=True)
+            self.conftests = [(crel, self._compile(session, work, crel, text))
+                              for crel, text in self.conftests]
+            self.code = self._compile(session, work, rel, job["source"])
         except (SyntaxError, ValueError) as e:
             line = getattr(e, "lineno", None)
-            return [], "the test file %s has a syntax error%s: %s" % (
-                rel, " on line %d" % line if type(line) is int else "",
-                getattr(e, "msg", None) or e), False
-        del tree, source
+            where = getattr(e, "filename", None) or rel
+            return [], "%s has a syntax error%s: %s" % (
+                os.path.relpath(where, work) if where.startswith("/") else where,
+                " on line %d" % line if type(line) is int else "",
+                getattr(e, "msg", None) or e)
+        fm = session._fixturemanager
+        self.fixture_state = ({k: list(v) for k, v in fm._arg2fixturedefs.items()},
+                              {k: list(v) for k, v in fm._nodeid_autousenames.items()})
+        self.plugins = []
 
-        for name in job.get("preimport", []):
-            if name in sys.modules or name in self.finder.modules:
-                continue
-            try:
-                importlib.import_module(name)
-            except BaseException:
-                pass
+        self._preimport(job.get("preimport", []), min(job["time_s"], 10.0))
 
         try:
-            items = _collect(self._new_module(session))
+            items = _collect(self._build(session))
             session.config.hook.pytest_collection_modifyitems(
                 session=session, config=session.config, items=items)
-            return self._listing(items), None, False
+            return self._listing(items), None
         except _CollectFailed as e:
             stub_error = str(e)
         if not job["load_ok"]:
-            return [], "the tests in %s could not be collected: %s" % (rel, stub_error), False
+            return [], "the tests in %s could not be collected: %s" % (rel, stub_error)
         # The file needs the real submission at import (it calls it, or
         # iterates over something of it): collect with it in a child under
         # the test limits. What that child reports is only as trustworthy
         # as the student's code.
         tests, error = self._collect_with_submission(session)
         if error is not None:
-            return [], "the tests in %s could not be collected: %s" % (rel, error), True
-        return tests, None, True
+            return [], "the tests in %s could not be collected: %s" % (rel, error)
+        return tests, None
+
+    def _preimport(self, names, budget):
+        """Import the system packages the submission imports, within budget
+        seconds (an alarm ends a slow one); failures are ignored."""
+        class Late(Exception):
+            pass
+
+        def alarm(signum, frame):
+            raise Late
+
+        old = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, budget)
+        try:
+            for name in names:
+                if (name in sys.modules or "__main__" in name.split(".") or
+                        name.split(".")[0] in self.finder.modules):
+                    continue
+                try:
+                    importlib.import_module(name)
+                except Late:
+                    break
+                except BaseException:
+                    pass
+        except Late:
+            pass
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
     def _listing(self, items):
         tests, seen = [], set()
@@ -1443,19 +1495,45 @@ class _GradePlugin:
                 tests.append([it.nodeid, _points(it)])
         return tests
 
+    @staticmethod
+    def _compile(session, work, rel, source):
+        """The code of a test or conftest file, asserts rewritten as pytest
+        does; the source goes to linecache, for tracebacks, never to disk."""
+        import linecache
+        path = os.path.join(work, rel)
+        linecache.cache[path] = (len(source), None, _lines(source), path)
+        tree = ast.parse(source, filename=path)
+        _pytest.assertion.rewrite.rewrite_asserts(
+            tree, source.encode("utf-8", "surrogatepass"), path, session.config)
+        return compile(tree, path, "exec", dont_inherit=True)
+
+    def _build(self, session):
+        """Register the conftest files as plugins and return a new collector
+        of the test file. _CollectFailed when a conftest file raises."""
+        pm = session.config.pluginmanager
+        for crel, code in self.conftests:
+            path = os.path.join(self.job["work"], crel)
+            mod = types.ModuleType("conftest")
+            mod.__file__ = path
+            try:
+                exec(code, mod.__dict__)
+                # its fixtures apply below its directory, as pytest's own
+                pm.register(mod, name=path)
+            except BaseException as e:
+                raise _CollectFailed(_cut("the support file %s failed: %s" % (
+                    crel, _describe(e, self.sub_path, path, crel)))) from None
+            self.plugins.append(mod)
+            sys.modules["conftest"] = mod
+        return self._new_module(session)
+
     def _new_module(self, session):
-        mod = _TestModule.from_parent(session, path=self._path(self.test_path),
+        mod = _TestModule.from_parent(session, path=pathlib.Path(self.test_path),
                                       nodeid=self.job["file"])
         mod.grade_code = self.code
         mod.grade_name = self.module_name
         name = self.job["file"]
         mod.grade_error = lambda e: _describe(e, self.sub_path, self.test_path, name)
         return mod
-
-    @staticmethod
-    def _path(p):
-        import pathlib
-        return pathlib.Path(p)
 
     def _collect_with_submission(self, session):
         """([(node id, points)], None) or ([], why) from a collection with the
@@ -1467,7 +1545,7 @@ class _GradePlugin:
         if timed_out:
             return [], "Timeout: loading the test file with your code took longer than %g s" \
                 % self.job["time_s"]
-        rec = _check_record(data, nonce) if _status_text(status) == ("exit", 0) else None
+        rec = _check_record(data, nonce) if _ended(status) == ("exit", 0) else None
         if rec is None:
             return [], "the test file could not be loaded with your code (%s)" % \
                 self._no_record(status, data)
@@ -1489,7 +1567,7 @@ class _GradePlugin:
         """In a child with the real submission: the listing as the message
         of a "passed" record, or why the file cannot be collected."""
         try:
-            items = _collect(self._new_module(session))
+            items = _collect(self._build(session))
         except _CollectFailed as e:
             report("failed", str(e), self.as_release)
         listing = json.dumps(self._listing(items))
@@ -1522,7 +1600,7 @@ class _GradePlugin:
         if timed_out:
             st, msg = "timeout", "Timeout: the test took longer than %g s" % self.job["time_s"]
         else:
-            rec = _check_record(data, nonce) if _status_text(status) == ("exit", 0) else None
+            rec = _check_record(data, nonce) if _ended(status) == ("exit", 0) else None
             if rec is not None:
                 st, msg = rec
                 msg = _cut(msg)
@@ -1534,7 +1612,7 @@ class _GradePlugin:
         self._send({"k": "result", "i": i, "status": st, "message": _cut(msg)})
 
     def _verdict_without_record(self, status):
-        kind, num = _status_text(status)
+        kind, num = _ended(status)
         if kind == "signal" and num == signal.SIGXCPU:
             return "timeout", "Timeout: the test used more than %d s of CPU time" % \
                 _cpu_seconds(self.job["time_s"])
@@ -1548,7 +1626,7 @@ class _GradePlugin:
 
     @staticmethod
     def _no_record(status, data):
-        kind, num = _status_text(status)
+        kind, num = _ended(status)
         if data:
             return "its report was tampered with"
         if kind == "signal":
@@ -1626,21 +1704,26 @@ class _GradePlugin:
 
     def _enter_real_submission(self):
         """Undo the stub world: the submission is imported from the work
-        directory from now on, and the support modules run again (still from
-        memory, so a copy the student's code rewrote on disk is not used)."""
-        for name in [MODULE, self.module_name] + list(self.finder.modules):
+        directory from now on; the conftest files, the support modules
+        (still from memory, so a copy the student's code rewrote on disk is
+        not used) and the test file run again, and the fixtures they
+        registered with the stub are forgotten."""
+        pm = self.session.config.pluginmanager
+        for mod in self.plugins:
+            try:
+                pm.unregister(mod)
+            except Exception:
+                pass
+        self.plugins = []
+        fm = self.session._fixturemanager
+        fm._arg2fixturedefs.clear()
+        fm._arg2fixturedefs.update(self.fixture_state[0])
+        fm._nodeid_autousenames.clear()
+        fm._nodeid_autousenames.update(self.fixture_state[1])
+        for name in [MODULE, self.module_name, "conftest"] + list(self.finder.modules):
             sys.modules.pop(name, None)
         sys.path.insert(0, self.job["work"])
         importlib.invalidate_caches()
-        fm = self.session._fixturemanager
-        base = self.job["file"]
-        # fixtures the stub collection registered for this file
-        for name, defs in list(fm._arg2fixturedefs.items()):
-            defs[:] = [d for d in defs if not (d.baseid == base or
-                                               d.baseid.startswith(base + "::"))]
-        for key in list(fm._nodeid_autousenames):
-            if key == base or key.startswith(base + "::"):
-                del fm._nodeid_autousenames[key]
 
     def _child_test(self, session, nodeid, report):
         """Collect the file with the real submission and run nodeid."""
@@ -1654,16 +1737,25 @@ class _GradePlugin:
                        "being loaded" % self.job["memory_mb"], self.as_release)
             report("error", "your code failed while it was being loaded: " +
                    _describe(e, self.sub_path), self.as_release)
-        try:
-            items = _collect(self._new_module(session))
-        except _CollectFailed as e:
-            report("error", "the test file could not be loaded with your code: " + str(e),
-                   self.as_release)
+        rest = nodeid[len(self.job["file"]) + 2:]
+        if rest.endswith("]") and "[" in rest:
+            rest = rest[:rest.index("[")]
         item = None
-        for it in items:
-            if it.nodeid == nodeid:
-                item = it
+        for only in (rest.split("::"), None):
+            self.only = only
+            try:
+                items = _collect(self._build(session) if only is not None else
+                                 self._new_module(session))
+            except _CollectFailed as e:
+                report("error", "the test file could not be loaded with your code: " + str(e),
+                       self.as_release)
+            for it in items:
+                if it.nodeid == nodeid:
+                    item = it
+                    break
+            if item is not None:
                 break
+        self.only = None
         if item is None:
             report("error", "this test was not found when the test file was loaded with "
                    "your code", self.as_release)
@@ -1841,6 +1933,7 @@ class _Zygote:
             _zygote_main(ctrl_r, rep_w, out_fd)
         os.close(ctrl_r)
         os.close(rep_w)
+        os.set_blocking(ctrl_w, False)
         self.pid, self.ctrl_w = pid, ctrl_w
         self.reader = _FrameReader(rep_r)
         self.dead = None           # why the zygote can no longer be used
@@ -1853,6 +1946,22 @@ class _Zygote:
         _kill_group(self.pid)
         _wait(self.pid)
         os.close(self.reader.fd)
+
+    def _send(self, data, deadline):
+        """Write data to the zygote by deadline (a stopped zygote must not
+        hang the master); False when it could not."""
+        mv = memoryview(data)
+        while mv:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0 or not select.select([], [self.ctrl_w], [], left)[1]:
+                    return False
+                mv = mv[os.write(self.ctrl_w, mv):]
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return False
+        return True
 
     def _give_up(self, why):
         self.dead = why
@@ -1869,10 +1978,8 @@ class _Zygote:
             return entry
         time_s = job["time_s"]
         body = json.dumps(job, separators=(",", ":")).encode("ascii")
-        try:
-            _write_all(self.ctrl_w, len(body).to_bytes(8, "big") + body)
-        except OSError:
-            self._give_up("internal: the test runner is gone")
+        if not self._send(len(body).to_bytes(8, "big") + body, time.monotonic() + IDLE_S):
+            self._give_up("internal: the test runner is gone or stopped answering")
             entry["error"] = self.dead
             return entry
         del body
@@ -1965,9 +2072,13 @@ def _grade(raw, zygote):
     text, notebook, load_error, line = _prepare_submission(req["source"])
     doc = {"submission": text, "notebook": notebook,
            "load": {"ok": True, "error": None, "line": None}, "pytest": [], "stdio": []}
+    # A support file that is also one of the pytest files stays in memory
+    # like the others: a test file never reaches the disk.
+    test_files = {t["file"] for t in req["pytest"]}
     try:
         for rel, content in req["files"].items():
-            _write_file(work, rel, content)
+            if rel not in test_files:
+                _write_file(work, rel, content)
         _write_file(work, SUBMISSION_FILE, text)
     except OSError as e:
         why = "internal: the work directory could not be written: %s" % e
@@ -1976,9 +2087,10 @@ def _grade(raw, zygote):
         bad["notebook"] = notebook
         return bad
 
+    base = 0
     if load_error is None:
         load = _load_check(work, time_s, mem_mb)
-        load_error, line = load["error"], load["line"]
+        load_error, line, base = load["error"], load["line"], load.get("base", 0)
     if load_error is not None:
         doc["load"] = {"ok": False, "error": load_error, "line": line}
 
@@ -1994,14 +2106,12 @@ def _grade(raw, zygote):
                "load_ok": load_error is None, "preimport": preimport}
         doc["pytest"].append(zygote.run_file(job, load_error))
         del job
-        _reap_orphans((zygote.pid,))
     for t in req["stdio"]:
         if load_error is not None:
             doc["stdio"].append({"id": t["id"], "status": "runtime_error", "exit_code": None,
                                  "stdout_b64": "", "truncated": False, "error": load_error})
             continue
-        doc["stdio"].append(_run_stdio(work, t, time_s, mem_mb, req["output_max"]))
-        _reap_orphans((zygote.pid,) if zygote else ())
+        doc["stdio"].append(_run_stdio(work, t, time_s, mem_mb, req["output_max"], base))
     return doc
 
 
