@@ -210,12 +210,19 @@ answer_for(struct json_object *answer, const char *key, size_t id)
  * why set when the file itself could not be run (the teacher's tests are
  * broken: a grader failure, not the student's). */
 static int
-pytest_rows(struct json_object *rows, struct json_object *t, struct json_object *a, char *why,
-            size_t whylen)
+pytest_rows(struct json_object *rows, struct json_object *t, struct json_object *a,
+            const char *load_error, char *why, size_t whylen)
 {
 	const char *vis = get_str(t, "visibility", "hidden");
 	struct json_object *list = get(a, "tests");
 	const char *err = get_str(a, "error", NULL);
+
+	if (load_error != NULL && (list == NULL || json_object_array_length(list) == 0)) {
+		/* the file can only be collected with a submission that loads:
+		 * the student's fault, one failed row for the file */
+		row_add(rows, get_str(t, "file", "?"), vis, "failed", 1, load_error);
+		return 0;
+	}
 
 	if (a == NULL || list == NULL || !json_object_is_type(list, json_type_array) ||
 	    (json_object_array_length(list) == 0 && err != NULL)) {
@@ -548,8 +555,8 @@ grade_run(struct json_object *def, const char *source, size_t len, int slot)
 			} else if (strcmp(kind, "stdio") == 0) {
 				stdio_row(ordered, t, answer_for(answer, "stdio", i), time_s,
 				          mem_mb, load_error);
-			} else if (pytest_rows(ordered, t, answer_for(answer, "pytest", i), why,
-			                       sizeof why) < 0) {
+			} else if (pytest_rows(ordered, t, answer_for(answer, "pytest", i), load_error,
+			                       why, sizeof why) < 0) {
 				json_object_put(io);
 				json_object_put(ordered);
 				json_object_put(rows);

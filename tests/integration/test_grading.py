@@ -1251,6 +1251,9 @@ def test_deleted_before_grading_ends_in_error(idle):
     while idle.redis("LLEN", "evald:queue") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert idle.redis("LLEN", "evald:queue") == 0
+    # every submission of this stack (earlier tests' too) ends graded
+    rows = admin.get("/submissions", params={"limit": 1000}).json()
+    wait_graded(admin, [r["submission_id"] for r in rows], timeout=60)
     rows = admin.get("/submissions", params={"limit": 1000}).json()
     assert all(s["status"] in ("done", "error") for s in rows), rows
     assert idle.alive() == [], idle.alive()

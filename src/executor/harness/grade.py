@@ -14,8 +14,11 @@ Protocol
           "stdio": [{"id": int, "stdin": str}, ...]}
          time_s and memory_mb are the limits of each test process (and of
          the load check); output_max is how much of a stdio program's stdout
-         is kept. filename is the name the student gave the file; messages
-         say "your code" instead, because line numbers are all they need.
+         is kept. files are the teacher's support files, written under the
+         work directory (their .py files and conftest.py files also run
+         from memory, see below). filename is the name the student gave the
+         file; messages say "your code" instead, line numbers being what
+         they need.
   fd 3   exactly one JSON document (UTF-8), then fd 3 is closed; fd 1 when
          fd 3 is not open (run by hand):
          {"submission": str, "notebook": bool,
@@ -73,19 +76,22 @@ Processes
            group, RLIMIT_CPU = ceil(time_s) + 1 s and RLIMIT_AS = its address
            space at the fork + memory_mb (the harness's own footprint is not
            charged to the student; a hard limit 32 MiB above is taken back to
-           report a MemoryError), wall clock time_s. It builds the reporter (a
-           closure holding the descriptor, a per-test random nonce and C-level
-           functions) before any student code runs, then imports the real
-           submission, runs the conftest files and collects the path to its
-           node id again (fresh module state for every test; the import
-           counts against time_s), runs that one item through pytest's own
-           protocol and sends one record: "R" + 4-byte length +
-           {"n": nonce, "s": status, "m": message}.
+           report a MemoryError), wall clock time_s. It builds the reporter
+           (a closure holding the descriptor, a per-test random nonce and
+           C-level functions) before any student code runs; the session
+           draws the nonce after the fork and hands it over on a one-shot
+           pipe, so no frame or variable the process inherited holds it.
+           It then imports the real submission, runs the conftest files and
+           collects the path to its node id again (fresh module state for
+           every test; the import counts against time_s), runs that one
+           item through pytest's own protocol and sends one record:
+           "R" + 4-byte length + {"n": nonce, "s": status, "m": message}.
   load     `python3 -I -B -c <bootstrap>`: imports the submission under the
            test limits and reports on a pipe at a random descriptor. Failing
-           it fails every row, stdio ones included: a stdio program that
-           reads its input at import, outside `if __name__ == "__main__":`,
-           fails it (its stdin is empty).
+           it fails every row without running it. Not run when the request
+           has stdio tests and no pytest file: a stdio program reads its
+           input at the top level, and is judged by running it with that
+           input (a syntax error still fails everything).
   stdio    `python3 -I /work/submission.py`, stdin from the request, stdout
            kept up to output_max (drained and dropped beyond, killed past
            4 x output_max), the tail of stderr for the error.
@@ -115,11 +121,11 @@ Tamper resistance
   Still possible for a determined student, whose code runs inside the
   test's own process before the test: patch pytest, the test module or
   builtins there (an object whose __eq__ always says True passes an ==
-  assert; a patched pytest can report anything); find the nonce and the
-  record descriptor in its own memory, write a forged record and os._exit
-  (the nonce only stops blind forgery); read that pytest file's source
-  (its code objects, its expected values) from memory; rewrite the data
-  files on disk that tests read at run time. Any process of the sandbox
+  assert; a patched pytest can report anything); dig the nonce out of the
+  reporter's closure (gc), write a forged record and os._exit (the nonce
+  stops blind forgery and frame walking, not that); read that pytest
+  file's source (its code objects, its expected values) from memory;
+  rewrite the data files on disk that tests read at run time. Any process of the sandbox
   user can signal the others: a student that kills or stops a session or
   the zygote fails the remaining tests (never passes them); one that kills
   the master leaves no answer, and the executor reports the grade failed.
@@ -184,6 +190,7 @@ MAX_PREIMPORT = 16                # third-party packages a session imports ahead
 BACKSTOP_S = 5.0                  # how long the master waits beyond a test's limit
 IDLE_S = 10.0                     # longest pause of a session between two reports
 GRACE_S = 0.2                     # reading a test's pipe after it exited
+STDIO_BASE = 16 << 20             # a fresh interpreter's address space, when not measured
 
 EXIT_NO_MEMORY = 121              # test process: out of memory while reporting
 EXIT_INTERNAL = 122               # test process: the harness itself failed
@@ -568,6 +575,15 @@ def _marimo_module(source, tree):
                     out[n - 1] = ln[len(indent):]
                 else:
                     out[n - 1] = ln.lstrip(" \t")
+            # `import marimo as mo` in the setup cell (marimo's own default)
+            # is dropped: marimo is not installed where grading runs
+            for stmt in node.body:
+                if ((isinstance(stmt, ast.Import) and
+                     all(a.name.split(".")[0] == "marimo" for a in stmt.names)) or
+                        (isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and
+                         (stmt.module or "").split(".")[0] == "marimo")):
+                    for n in range(stmt.lineno, stmt.end_lineno + 1):
+                        out[n - 1] = "\n" if lines[n - 1].endswith("\n") else ""
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             want = "class_definition" if isinstance(node, ast.ClassDef) else "function"
             marks = [d for d in node.decorator_list if _is_app_call(d, apps, want)]
@@ -988,7 +1004,8 @@ def _stdio_error(tail, sub_path):
 
 def _run_stdio(work, test, time_s, mem_mb, output_max, base):
     """The answer row of one stdio test: the program runs with RLIMIT_AS
-    base (a fresh interpreter's own address space) + mem_mb."""
+    base (a fresh interpreter's own address space, STDIO_BASE when the load
+    check did not measure it) + mem_mb."""
     sub_path = os.path.join(work, SUBMISSION_FILE)
     row = {"id": test["id"], "status": "runtime_error", "exit_code": None,
            "stdout_b64": "", "truncated": False, "error": None}
@@ -997,7 +1014,8 @@ def _run_stdio(work, test, time_s, mem_mb, output_max, base):
     err_r, err_w = os.pipe()
     argv = [sys.executable, "-I", sub_path]
     try:
-        pid = _spawn(argv, [in_r, out_w, err_w], _cpu_seconds(time_s), base + (mem_mb << 20))
+        pid = _spawn(argv, [in_r, out_w, err_w], _cpu_seconds(time_s),
+                     (base or STDIO_BASE) + (mem_mb << 20))
     except OSError as e:
         for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
             os.close(fd)
@@ -1194,6 +1212,7 @@ class _Reporter:
     def __init__(self, fd, nonce, limit=MESSAGE_MAX):
         write, _exit, enc = os.write, os._exit, _json.encode_basestring_ascii
         setrl, AS = resource.setrlimit, resource.RLIMIT_AS
+        _len, _type, _str = len, type, str
         statuses = ("passed", "failed", "error", "timeout")
 
         def send(status, message, release=None):
@@ -1205,11 +1224,11 @@ class _Reporter:
             try:
                 if status not in statuses:
                     status = "error"
-                if type(message) is not str:
+                if _type(message) is not _str:
                     message = ""
                 data = ('{"n":"%s","s":"%s","m":%s}' % (
                     nonce, status, enc(message[:limit]))).encode("ascii")
-                frame = b"R" + len(data).to_bytes(4, "big") + data
+                frame = b"R" + _len(data).to_bytes(4, "big") + data
             except MemoryError:
                 _exit(EXIT_NO_MEMORY)
             except BaseException:
@@ -1301,8 +1320,8 @@ class _GradePlugin:
         if self.role == "test" and call.excinfo is not None and \
                 isinstance(call.excinfo.value, MemoryError):
             self._release()
-            self.phases[call.when + ":memory"] = self._message(call.excinfo.value)
             tb = call.excinfo.value.__traceback__
+            self.phases[call.when + ":memory"] = _deepest_line(tb, self.sub_path) or 0
             while tb is not None:
                 try:
                     tb.tb_frame.clear()
@@ -1538,9 +1557,8 @@ class _GradePlugin:
     def _collect_with_submission(self, session):
         """([(node id, points)], None) or ([], why) from a collection with the
         real submission, in a child that has the test limits."""
-        nonce = os.urandom(16).hex()
-        pid, r = self._fork_child(nonce, lambda report: self._child_collect(session, report),
-                                  MAX_LISTING)
+        pid, r, nonce = self._fork_child(lambda report: self._child_collect(session, report),
+                                         MAX_LISTING)
         status, data, timed_out = self._supervise(pid, r, MAX_LISTING + 256)
         if timed_out:
             return [], "Timeout: loading the test file with your code took longer than %g s" \
@@ -1587,10 +1605,9 @@ class _GradePlugin:
         os._exit(0)
 
     def _run_one(self, session, i, nodeid):
-        nonce = os.urandom(16).hex()
         try:
-            pid, r = self._fork_child(
-                nonce, lambda report: self._child_test(session, nodeid, report))
+            pid, r, nonce = self._fork_child(
+                lambda report: self._child_test(session, nodeid, report))
         except OSError as e:
             self._send({"k": "result", "i": i, "status": "error",
                         "message": "the test could not be started: %s" % e})
@@ -1634,16 +1651,21 @@ class _GradePlugin:
         return ("the test's process ended before reporting a result (exit status %d): "
                 "did your code call exit() or os._exit()?" % num)
 
-    def _fork_child(self, nonce, body, limit=MESSAGE_MAX):
+    def _fork_child(self, body, limit=MESSAGE_MAX):
         """Fork a test process that runs body(report) with the limits of a
         test, report taking messages up to limit characters; returns (pid,
-        read end of its record pipe)."""
+        read end of its record pipe, the nonce its record must carry).
+
+        The nonce is drawn after the fork and sent to the child on a pipe of
+        its own, read before any student code runs: it is in no stack frame
+        or variable the child inherited, only in its reporter's closure."""
         r, w = os.pipe()
+        nr, nw = os.pipe()
         try:
             pid = os.fork()
         except OSError:
-            os.close(r)
-            os.close(w)
+            for fd in (r, w, nr, nw):
+                os.close(fd)
             raise
         if pid == 0:
             report = None
@@ -1651,9 +1673,12 @@ class _GradePlugin:
                 self.role = "test"
                 os.setpgid(0, 0)
                 _die_with_parent()
+                os.close(nw)
+                got = _read_exact(nr, 32)
+                os.close(nr)
                 fd = self._hide_fd(w)
-                report = _Reporter(fd, nonce, limit)
-                del nonce
+                report = _Reporter(fd, got.decode("ascii"), limit)
+                del got
                 self._enter_test_limits()
                 self._enter_real_submission()
                 body(report)
@@ -1669,11 +1694,18 @@ class _GradePlugin:
             finally:
                 os._exit(EXIT_INTERNAL)
         os.close(w)
+        os.close(nr)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass
-        return pid, r
+        nonce = os.urandom(16).hex()
+        try:
+            _write_all(nw, nonce.encode("ascii"))
+        except OSError:
+            pass                    # the child is gone already: no record
+        os.close(nw)
+        return pid, r, nonce
 
     @staticmethod
     def _hide_fd(w):
@@ -1726,13 +1758,12 @@ class _GradePlugin:
         importlib.invalidate_caches()
 
     def _child_test(self, session, nodeid, report):
-        """Collect the file with the real submission and run nodeid."""
-        import importlib as _il
+        """Import the real submission, collect the file's path to nodeid
+        and run that item; reports (and so ends the process) in any case."""
         try:
-            _il.import_module(MODULE)
+            importlib.import_module(MODULE)
         except BaseException as e:
             if isinstance(e, MemoryError):
-                self._release()
                 report("error", "MemoryError: your code used more than %d MB while it was "
                        "being loaded" % self.job["memory_mb"], self.as_release)
             report("error", "your code failed while it was being loaded: " +
@@ -1763,6 +1794,7 @@ class _GradePlugin:
         try:
             item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
         except BaseException as e:
+            # KeyboardInterrupt and pytest.exit() are not caught by pytest
             self._release()
             report("error", "the test was interrupted: " + self._message(e), self.as_release)
         status, message = self._verdict()
@@ -1774,10 +1806,10 @@ class _GradePlugin:
     def _verdict(self):
         """(status, message) of the test from its setup, call and teardown."""
         for when in ("setup", "call", "teardown"):
-            mem = self.phases.get(when + ":memory")
-            if mem is not None:
-                return "error", _cut("MemoryError: the test used more than %d MB (%s)" % (
-                    self.job["memory_mb"], mem))
+            line = self.phases.get(when + ":memory")
+            if line is not None:
+                return "error", "MemoryError: the test used more than %d MB%s" % (
+                    self.job["memory_mb"], " (line %d of your code)" % line if line else "")
         setup = self.phases.get("setup")
         if setup is None:
             return "error", "the test did not run"
@@ -1920,6 +1952,9 @@ class _FrameReader:
             self.buf.extend(b)
 
 
+_NOT_RUN = "the grader could not run this test"
+
+
 class _Zygote:
     """The master's handle on the zygote."""
 
@@ -1971,7 +2006,12 @@ class _Zygote:
             pass
 
     def run_file(self, job, load_error):
-        """{"id", "error", "tests"} for one pytest file."""
+        """{"id", "error", "tests"} for one pytest file: the session's
+        trusted list, each row with the status the session reported for
+        it, "failed" with load_error when that is set (nothing is run), or
+        "error" when the session stopped before reporting it. The session
+        is killed when it stays silent past a test's limit plus BACKSTOP_S
+        (IDLE_S between tests); the zygote is given up when it does."""
         entry = {"id": job["id"], "error": None, "tests": []}
         if self.dead is not None:
             entry["error"] = self.dead
@@ -2012,9 +2052,11 @@ class _Zygote:
             elif k == "list" and rows is None:
                 rows = []
                 for t in fr.get("tests") or []:
-                    rows.append({"name": t[0], "points": t[1], "status": "error",
-                                 "message": "the grader could not run this test"})
-                entry["error"] = fr.get("error")
+                    if (type(t) is list and len(t) == 2 and type(t[0]) is str and
+                            type(t[1]) in (int, float)):
+                        rows.append({"name": t[0], "points": t[1], "status": "error",
+                                     "message": _NOT_RUN})
+                entry["error"] = fr.get("error") if type(fr.get("error")) is str else None
                 if load_error is not None:
                     for row in rows:
                         row["status"], row["message"] = "failed", load_error
@@ -2043,8 +2085,8 @@ class _Zygote:
                 entry["error"] = lost or "internal: the test session ended without a list"
             return entry
         if lost is not None:
-            for i, row in enumerate(rows):
-                if row["message"] == "the grader could not run this test":
+            for row in rows:
+                if row["message"] is _NOT_RUN:
                     row["message"] = lost
         entry["tests"] = rows
         return entry
@@ -2087,8 +2129,13 @@ def _grade(raw, zygote):
         bad["notebook"] = notebook
         return bad
 
+    # A stdio program reads its input at the top level: importing it with
+    # an empty stdin would judge it by something it is not asked to do. With
+    # stdio tests and no pytest file, the syntax check is the load check and
+    # each run of the program says the rest (io tests, run by the executor,
+    # report an import failure themselves).
     base = 0
-    if load_error is None:
+    if load_error is None and (req["pytest"] or not req["stdio"]):
         load = _load_check(work, time_s, mem_mb)
         load_error, line, base = load["error"], load["line"], load.get("base", 0)
     if load_error is not None:
