@@ -28,7 +28,7 @@ static struct sandbox *zyg;
 static struct sandbox *ready_eval, *ready_run;
 /* The grading harness (pytest loaded) is built ahead only once this slot
  * has graded something: a REPL-only deployment never pays for it. */
-static struct sandbox *ready_grade;
+static struct sandbox *ready_grade, *zyg_grade;
 static int grades_seen;
 
 /* Compiles the harness once with the sandbox's interpreter, so no job
@@ -349,7 +349,19 @@ runner_prepare(int slot)
 		if ((ready_run = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
 	}
-	if (ready_grade == NULL && grades_seen) {
+	if (grades_seen && cfg.sandbox_zygote && zyg_grade == NULL) {
+		/* a warm Python with pytest loaded, forking one sandbox per
+		 * submission, as the evaluation zygote does */
+		grade_spec(&s, slot);
+		s.warm = 0;
+		s.zygote = 1;
+		s.zygote_data = zygote;
+		s.zygote_len = zygote_len;
+		s.result_fd = 0;
+		if ((zyg_grade = sandbox_prepare(&s, err, sizeof err)) == NULL)
+			log_warnx("grading zygote sandbox: %s", err);
+	}
+	if (ready_grade == NULL && grades_seen && zyg_grade == NULL) {
 		grade_spec(&s, slot);
 		if ((ready_grade = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
@@ -363,7 +375,8 @@ runner_discard(void)
 	sandbox_discard(ready_run);
 	sandbox_discard(ready_grade);
 	sandbox_discard(zyg);
-	ready_eval = ready_run = ready_grade = zyg = NULL;
+	sandbox_discard(zyg_grade);
+	ready_eval = ready_run = ready_grade = zyg = zyg_grade = NULL;
 	sandbox_reap(1);
 }
 
@@ -594,6 +607,15 @@ runner_grade(const char *request, size_t len, int64_t wall_ms, int slot, struct 
 	spec.stdin_data = request;
 	spec.stdin_len = len;
 	spec.wall_ms = wall_ms;
+	if (zyg_grade != NULL) {
+		int rc = sandbox_zygote_exec(zyg_grade, &spec, res);
+		if (rc == 0)
+			return 0;
+		log_warnx("grading zygote sandbox: %s; replacing it", res->error);
+		sandbox_discard(zyg_grade);
+		zyg_grade = NULL;
+		sandbox_result_free(res);
+	}
 	return run_in(&ready_grade, &spec, res);
 }
 
