@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from client import Api
+from grading import put, put_ok, submit, submit_ok, wait_graded  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -43,26 +44,6 @@ def stdio_test(name, stdin, stdout, points=1, visibility="public", **kw):
          "visibility": visibility}
     t.update(kw)
     return t
-
-
-def put(api, slug, definition, files=None):
-    body = dict(definition)
-    if files is not None:
-        body["files"] = files
-    return api.request("PUT", "/assignments/" + slug, json=body)
-
-
-def put_ok(api, slug, definition, files=None):
-    r = put(api, slug, definition, files)
-    assert r.status_code in (200, 201), "PUT %s -> %d %s" % (slug, r.status_code, r.text[:600])
-    return r.json()
-
-
-def submit_ok(api, slug, source, student_id):
-    r = api.post("/submit", {"assignment": slug, "source": source, "student_id": student_id})
-    assert r.status_code == 202, "submit to %s -> %d %s" % (slug, r.status_code, r.text[:600])
-    assert r.json()["status"] == "queued", r.text
-    return r.json()["submission_id"]
 
 
 def wait_one(api, sid, timeout):
