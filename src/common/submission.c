@@ -118,22 +118,26 @@ hget(redisReply *r, const char *name)
 	return NULL;
 }
 
-/* The list row of a submission from its HGETALL reply. */
+/* The fields of a list row, in this order. */
+#define ROW_FIELDS 9
+#define ROW_HMGET "id assignment student_id status score max_points late created_ms graded_ms"
+
+/* The list row of a submission from its ROW_FIELDS values (NULL where a
+ * field is missing). */
 static struct json_object *
-row_from(redisReply *r)
+row_from(const char *const *v)
 {
 	struct json_object *o = json_object_new_object();
-	const char *late = hget(r, "late");
 
-	json_object_object_add(o, "submission_id", json_object_new_string(hget(r, "id")));
-	json_object_object_add(o, "assignment", json_object_new_string(hget(r, "assignment")));
-	json_object_object_add(o, "student_id", json_object_new_string(hget(r, "student_id")));
-	json_object_object_add(o, "status", json_object_new_string(hget(r, "status")));
-	json_object_object_add(o, "score", number_value(hget(r, "score")));
-	json_object_object_add(o, "max_points", number_value(hget(r, "max_points")));
-	json_object_object_add(o, "late", json_object_new_boolean(late && *late == '1'));
-	json_object_object_add(o, "created_at", time_value(hget(r, "created_ms")));
-	json_object_object_add(o, "graded_at", time_value(hget(r, "graded_ms")));
+	json_object_object_add(o, "submission_id", json_object_new_string(v[0]));
+	json_object_object_add(o, "assignment", json_object_new_string(v[1]));
+	json_object_object_add(o, "student_id", json_object_new_string(v[2]));
+	json_object_object_add(o, "status", json_object_new_string(v[3]));
+	json_object_object_add(o, "score", number_value(v[4]));
+	json_object_object_add(o, "max_points", number_value(v[5]));
+	json_object_object_add(o, "late", json_object_new_boolean(v[6] && *v[6] == '1'));
+	json_object_object_add(o, "created_at", time_value(v[7]));
+	json_object_object_add(o, "graded_at", time_value(v[8]));
 	return o;
 }
 
@@ -165,7 +169,15 @@ submission_get(const char *id, int with_source, int *found)
 		return NULL;
 	}
 	*found = 1;
-	o = row_from(r);
+	{
+		static const char *const names[ROW_FIELDS] = {"id",     "assignment", "student_id",
+		                                              "status", "score",      "max_points",
+		                                              "late",   "created_ms", "graded_ms"};
+		const char *vals[ROW_FIELDS];
+		for (size_t k = 0; k < ROW_FIELDS; k++)
+			vals[k] = hget(r, names[k]);
+		o = row_from(vals);
+	}
 	text = hget(r, "result");
 	if (text != NULL)
 		res = jx_parse(text, strlen(text), 64, &e);
@@ -211,14 +223,22 @@ submission_list(const char *slug, const char *student, int limit)
 	}
 	arr = json_object_new_array();
 	for (size_t i = 0; i < ids->elements && n < limit; i++) {
-		redisReply *r = store_cmd("HGETALL " KEY_PREFIX "sub:%s", ids->element[i]->str);
-		if (r == NULL) {
+		/* the row's fields only: not the source or the result */
+		const char *v[ROW_FIELDS];
+		redisReply *r =
+		    store_cmd("HMGET " KEY_PREFIX "sub:%s " ROW_HMGET, ids->element[i]->str);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != ROW_FIELDS) {
+			if (r)
+				freeReplyObject(r);
 			json_object_put(arr);
 			arr = NULL;
 			break;
 		}
-		if (complete(r) && (slug == NULL || strcmp(hget(r, "assignment"), slug) == 0)) {
-			json_object_array_add(arr, row_from(r));
+		for (size_t k = 0; k < ROW_FIELDS; k++)
+			v[k] =
+			    r->element[k]->type == REDIS_REPLY_STRING ? r->element[k]->str : NULL;
+		if (v[0] && v[1] && v[2] && v[3] && (slug == NULL || strcmp(v[1], slug) == 0)) {
+			json_object_array_add(arr, row_from(v));
 			n++;
 		}
 		freeReplyObject(r);
