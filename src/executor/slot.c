@@ -138,22 +138,25 @@ publish(const char *proc, const struct job *j, const char *payload, size_t plen,
 	return rc;
 }
 
-/* Puts back whatever a previous life of this slot left in its list. */
-static void
+/* Puts back whatever a previous life of this slot (or a lost pop) left in
+ * its list. Returns 0 when the list is empty, -1 when Redis failed. */
+static int
 recover(const char *proc)
 {
 	redisReply *r;
-	int n = 0;
+	int n = 0, rc;
 
 	while ((r = store_cmd("LMOVE %s " KEY_PREFIX "queue RIGHT RIGHT", proc)) != NULL &&
 	       r->type == REDIS_REPLY_STRING) {
 		freeReplyObject(r);
 		n++;
 	}
+	rc = r != NULL && r->type == REDIS_REPLY_NIL ? 0 : -1;
 	if (r)
 		freeReplyObject(r);
 	if (n)
 		log_info("put %d unfinished jobs back on the queue", n);
+	return rc;
 }
 
 static void
@@ -214,6 +217,7 @@ slot_main(const char *eid, int index)
 	struct sigaction sa;
 	sigset_t none;
 	char proc[200], tag[32];
+	int lost_reply = 0;
 
 	snprintf(tag, sizeof tag, "slot%d", index);
 	log_tag(tag);
@@ -251,10 +255,18 @@ slot_main(const char *eid, int index)
 			sleep(1);
 			continue;
 		}
+		if (lost_reply) {
+			/* A BLMOVE whose reply was lost (the connection broke) may
+			 * still have moved a job into this slot's list: put it back
+			 * before taking another, or it would sit there until this
+			 * executor dies. Between jobs the list is empty. */
+			lost_reply = recover(proc) < 0;
+		}
 		store_set_timeout(5000);
 		r = store_cmd("BLMOVE " KEY_PREFIX "queue %s RIGHT LEFT 1", proc);
 		store_set_timeout(0);
 		if (r == NULL) {
+			lost_reply = 1;
 			usleep(200000);
 			continue;
 		}
