@@ -158,9 +158,10 @@ main(void)
 		   "a grade job round-trips");
 		job_free(&d);
 		free(text);
-		ok(job_decode("{\"id\":\"0123abcd-0000-4000-8000-000000000000\",\"kind\":\"grade\","
-		              "\"created_ms\":1,\"submission\":\"../../x\"}",
-		              103, &d, err, sizeof err) < 0,
+		static const char bad_sub[] =
+		    "{\"id\":\"0123abcd-0000-4000-8000-000000000000\",\"kind\":\"grade\","
+		    "\"created_ms\":1,\"submission\":\"../../x\"}";
+		ok(job_decode(bad_sub, sizeof bad_sub - 1, &d, err, sizeof err) < 0,
 		   "a grade job with a bad submission id is refused");
 	}
 	config_free(&cfg);
