@@ -1290,6 +1290,32 @@ def _fd_is_open(fd):
         return False
 
 
+def warm():
+    """Runs, once, the paths every evaluation takes (parsing inputs and
+    outputs, JSON both ways, compiling, encoding a result, the modules the
+    runner and the case processes import) in a process that forks one job
+    after another (the zygote): each job's processes then start with them
+    ready instead of redoing the work after every fork. Runs no submitted
+    code and keeps no state that a job could see."""
+    import gc
+    import marshal
+    import resource
+    import time
+    for s in ("a=1, b=2", "[1, 2]", "'x'", "3"):
+        try:
+            _parse_input(s)
+        except Exception:
+            pass
+    _literal_eval("{'a': (1, 2.5, None, True)}")
+    _loads(_dumps({"a": [1, "x", None, 2.5, True]}))
+    _encode([1, "a", {"b": 2.5}, (1,), None], 0)
+    _safe_repr(object())
+    _format_error(ValueError("warm"), frames=False)
+    marshal.loads(marshal.dumps(compile("def f(a, b):\n    return a + b\n", "warm", "exec")))
+    time.monotonic()
+    del gc, marshal, resource, time
+
+
 def main():
     out_fd = 3 if _fd_is_open(3) else 1
     _make_undumpable()

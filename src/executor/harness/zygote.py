@@ -197,6 +197,14 @@ def main():
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     harness = load_harness()
+    warm = getattr(harness, "warm", None)
+    if warm is not None:
+        warm()
+    # what exists now is never collected, so no job's collector touches
+    # (and copies) the zygote's pages
+    import gc
+    gc.collect()
+    gc.freeze()
     prog = load_filter()
     sock = socket.socket(fileno=3)
     while True:
