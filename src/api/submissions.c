@@ -82,7 +82,9 @@ submissions_submit(struct request *req, struct response *resp)
 		http_error(resp, ERR_NOT_FOUND, "no assignment '%.64s'", slug);
 		goto out;
 	}
-	def = assignment_get(slug, &found);
+	/* the summary, not the definition: a submission needs only the due
+	 * time and the points, not the assignment's files */
+	def = assignment_summary(slug, &found);
 	if (found == 0) {
 		http_error(resp, ERR_NOT_FOUND, "no assignment '%s'", slug);
 		goto out;
@@ -91,10 +93,9 @@ submissions_submit(struct request *req, struct response *resp)
 		http_error(resp, ERR_UNAVAILABLE, "the store is unreachable; try again shortly");
 		goto out;
 	}
-	if (json_object_object_get_ex(def, "due_ms", &v) && v != NULL) {
-		due_ms = json_object_get_int64(v);
+	if (json_object_object_get_ex(def, "due_at", &v) && v != NULL &&
+	    assignment_time_parse(json_object_get_string(v), &due_ms) == 0)
 		late = now_real_ms() > due_ms;
-	}
 	json_object_object_get_ex(def, "max_points", &v);
 	rc = submission_create(slug, student, source, slen, late, json_object_get_double(v), id);
 	if (rc == SUB_BUSY) {
@@ -205,7 +206,7 @@ submissions_result(struct request *req, struct response *resp)
 		/* the assignment's current mode decides; the mode it was graded
 		 * under stands in when the assignment is gone */
 		json_object_object_get_ex(res, "assignment", &v);
-		def = assignment_get(json_object_get_string(v), &found);
+		def = assignment_summary(json_object_get_string(v), &found);
 		if (def != NULL && json_object_object_get_ex(def, "hidden_feedback", &v))
 			mode = json_object_get_string(v);
 		else if (json_object_object_get_ex(res, "hidden_feedback", &v) && v != NULL)

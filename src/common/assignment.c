@@ -655,8 +655,8 @@ assignment_public_view(struct json_object *def)
 static struct json_object *
 summary(struct json_object *def)
 {
-	static const char *const keys[] = {"slug",       "title",  "language",
-	                                   "max_points", "due_at", NULL};
+	static const char *const keys[] = {"slug",   "title",           "language", "max_points",
+	                                   "due_at", "hidden_feedback", NULL};
 	struct json_object *o = json_object_new_object(), *v;
 
 	for (const char *const *k = keys; *k; k++)
@@ -717,6 +717,26 @@ assignment_get(const char *slug, int *found)
 		if (o == NULL)
 			log_warnx("assignment %s: stored definition unreadable: %s", slug,
 			          e.detail);
+	} else if (r->type == REDIS_REPLY_NIL) {
+		*found = 0;
+	}
+	freeReplyObject(r);
+	return o;
+}
+
+struct json_object *
+assignment_summary(const char *slug, int *found)
+{
+	redisReply *r = store_cmd("HGET " KEY_PREFIX "asgs %s", slug);
+	struct json_object *o = NULL;
+	struct jx_err e;
+
+	*found = -1;
+	if (r == NULL)
+		return NULL;
+	if (r->type == REDIS_REPLY_STRING) {
+		o = jx_parse(r->str, r->len, 16, &e);
+		*found = o != NULL ? 1 : -1;
 	} else if (r->type == REDIS_REPLY_NIL) {
 		*found = 0;
 	}

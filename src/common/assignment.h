@@ -4,7 +4,7 @@
  *
  *   asg:{slug}   string  the normalised definition (JSON, with every file)
  *   asgs         hash    slug -> summary {slug, title, language, max_points,
- *                        due_at}
+ *                        due_at, hidden_feedback}
  *
  * The normalised definition is what graders and views read:
  *   {slug, title, description, language, max_points, due_at, due_ms, phase,
@@ -58,6 +58,11 @@ void assignment_time_format(int64_t ms, char *out, size_t outlen);
 int assignment_put(struct json_object *def);
 struct json_object *assignment_get(const char *slug, int *found);
 int assignment_delete(const char *slug);
+/* The summary {slug, title, language, max_points, due_at,
+ * hidden_feedback} of one assignment (what submitting and reading a result
+ * need, without its files), or NULL with
+ * *found 0 (unknown) or -1 (Redis failed). */
+struct json_object *assignment_summary(const char *slug, int *found);
 /* The summaries of every assignment sorted by slug, or NULL when Redis
  * fails. */
 struct json_object *assignment_list(void);

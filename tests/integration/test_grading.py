@@ -509,7 +509,8 @@ def test_put_creates_then_replaces(who):
     assert got["title"] == "Second title" and got["max_points"] == 7, got
     listing = {a["slug"]: a for a in who.client.get("/assignments").json()}
     assert listing["cr-one"] == {"slug": "cr-one", "title": "Second title",
-                                 "language": "python", "max_points": 7, "due_at": None}
+                                 "language": "python", "max_points": 7, "due_at": None,
+                                 "hidden_feedback": definition.get("hidden_feedback", "summary")}
     slugs = [a["slug"] for a in who.alice.get("/assignments").json()]
     assert slugs == sorted(slugs), slugs
     # the answer of PUT is the public view, as a student reads it
