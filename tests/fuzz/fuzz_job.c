@@ -4,7 +4,7 @@
  * The input is a job's JSON text, and also an envelope body. Properties:
  *   - job_decode either fails with a sentence and leaves the job zeroed, or
  *     fills every field its kind needs, each in its documented range, with
- *     a valid session id;
+ *     a valid session id (run, evaluate) or submission id (grade);
  *   - a decoded job encodes (job_encode) and decodes back to the same job;
  *   - job_envelope_body finds a body exactly in what job_envelope_ok_raw
  *     wrapped (when that body is braced), returns it byte for byte, and
@@ -34,6 +34,14 @@ check_fields(const struct job *j)
 	FUZZ_CHECK(j->root != NULL, "no root");
 	FUZZ_CHECK(j->id[JOB_ID_LEN] == '\0', "id not terminated");
 	FUZZ_CHECK(j->created_ms >= 0, "created_ms %lld", (long long)j->created_ms);
+	if (j->kind == JOB_GRADE) {
+		FUZZ_CHECK(j->submission != NULL && strlen(j->submission) == JOB_ID_LEN &&
+			       strspn(j->submission, "0123456789abcdef-") == JOB_ID_LEN,
+		    "invalid submission id accepted");
+		FUZZ_CHECK(j->session == NULL && j->cmd == NULL && j->code == NULL,
+		    "grade job with other kinds' fields");
+		return;
+	}
 	FUZZ_CHECK(j->session != NULL && path_session_id_valid(j->session, strlen(j->session)),
 	    "invalid session id accepted");
 	if (j->kind == JOB_RUN) {
@@ -92,7 +100,9 @@ check_round_trip(const struct job *j)
 	FUZZ_CHECK(memcmp(k.id, j->id, sizeof k.id) == 0, "id changed");
 	FUZZ_CHECK(k.kind == j->kind && k.created_ms == j->created_ms, "kind or created_ms");
 	FUZZ_CHECK(same_cstr(k.session, j->session), "session changed");
-	if (j->kind == JOB_RUN) {
+	if (j->kind == JOB_GRADE) {
+		FUZZ_CHECK(same_cstr(k.submission, j->submission), "submission changed");
+	} else if (j->kind == JOB_RUN) {
 		FUZZ_CHECK(same_cstr(k.cmd, j->cmd), "cmd changed");
 		FUZZ_CHECK(same_bytes(k.stdin_data, k.stdin_len, j->stdin_data, j->stdin_len),
 		    "stdin changed");

@@ -36,7 +36,7 @@ JOBS=${FUZZ_JOBS:-2}
 PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
-ALL_TARGETS="fuzz_json fuzz_path fuzz_job fuzz_workdir fuzz_base64 fuzz_query io_input"
+ALL_TARGETS="fuzz_json fuzz_path fuzz_job fuzz_workdir fuzz_base64 fuzz_query fuzz_assignment io_input"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 
 # The src/ files each target links (util.c and log.c go into all of them).
@@ -51,6 +51,10 @@ sources_of() {
 		common/path common/config ;;
 	fuzz_base64) echo ;;
 	fuzz_query) echo api/http common/config common/jsonx ;;
+	# assignment.c also stores assignments: store.c and hiredis are linked,
+	# never called.
+	fuzz_assignment) echo common/assignment common/config common/jsonx common/path \
+		common/store ;;
 	esac
 }
 
@@ -60,6 +64,7 @@ max_len_of() {
 	case $1 in
 	fuzz_path) echo 8192 ;;
 	fuzz_workdir) echo 16384 ;;
+	fuzz_assignment) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -68,7 +73,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 # config.c wants the install directories; they are never used here.
 CFLAGS="-std=gnu11 -g -O1 $SAN -D_GNU_SOURCE -I$ROOT/src -I$HERE"
 CFLAGS="$CFLAGS -DPKGDATADIR=\"/usr/share/evald\" -DSYSCONFDIR=\"/etc\""
-PKGS="json-c libsodium uuid libseccomp"
+PKGS="json-c libsodium uuid libseccomp hiredis"
 
 toolchain_ok() {
 	command -v "$CC" >/dev/null 2>&1 || return 1
