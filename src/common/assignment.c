@@ -701,10 +701,11 @@ assignment_put(struct json_object *def)
 	return rc;
 }
 
-struct json_object *
-assignment_get(const char *slug, int *found)
+/* The JSON object in a GET or HGET reply (freed here): *found 1, 0 for a
+ * missing key, -1 when Redis failed or the stored text is unreadable. */
+static struct json_object *
+stored_json(redisReply *r, const char *what, int *found)
 {
-	redisReply *r = store_cmd("GET " KEY_PREFIX "asg:%s", slug);
 	struct json_object *o = NULL;
 	struct jx_err e;
 
@@ -715,8 +716,7 @@ assignment_get(const char *slug, int *found)
 		o = jx_parse(r->str, r->len, 64, &e);
 		*found = o != NULL ? 1 : -1;
 		if (o == NULL)
-			log_warnx("assignment %s: stored definition unreadable: %s", slug,
-			          e.detail);
+			log_warnx("assignment %s: stored text unreadable: %s", what, e.detail);
 	} else if (r->type == REDIS_REPLY_NIL) {
 		*found = 0;
 	}
@@ -725,23 +725,15 @@ assignment_get(const char *slug, int *found)
 }
 
 struct json_object *
+assignment_get(const char *slug, int *found)
+{
+	return stored_json(store_cmd("GET " KEY_PREFIX "asg:%s", slug), slug, found);
+}
+
+struct json_object *
 assignment_summary(const char *slug, int *found)
 {
-	redisReply *r = store_cmd("HGET " KEY_PREFIX "asgs %s", slug);
-	struct json_object *o = NULL;
-	struct jx_err e;
-
-	*found = -1;
-	if (r == NULL)
-		return NULL;
-	if (r->type == REDIS_REPLY_STRING) {
-		o = jx_parse(r->str, r->len, 16, &e);
-		*found = o != NULL ? 1 : -1;
-	} else if (r->type == REDIS_REPLY_NIL) {
-		*found = 0;
-	}
-	freeReplyObject(r);
-	return o;
+	return stored_json(store_cmd("HGET " KEY_PREFIX "asgs %s", slug), slug, found);
 }
 
 int

@@ -322,6 +322,17 @@ grade_spec(struct sandbox_spec *s, int slot)
 	s->output_max = 0;
 }
 
+/* Turns a harness spec into the spec of a zygote that serves it. */
+static void
+zygote_spec(struct sandbox_spec *s)
+{
+	s->warm = 0;
+	s->zygote = 1;
+	s->zygote_data = zygote;
+	s->zygote_len = zygote_len;
+	s->result_fd = 0;
+}
+
 void
 runner_prepare(int slot)
 {
@@ -331,11 +342,7 @@ runner_prepare(int slot)
 	sandbox_reap(0);
 	if (cfg.sandbox_zygote && zyg == NULL) {
 		eval_spec(&s, slot);
-		s.warm = 0;
-		s.zygote = 1;
-		s.zygote_data = zygote;
-		s.zygote_len = zygote_len;
-		s.result_fd = 0;
+		zygote_spec(&s);
 		if ((zyg = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("zygote sandbox: %s", err);
 	}
@@ -353,11 +360,7 @@ runner_prepare(int slot)
 		/* a warm Python with pytest loaded, forking one sandbox per
 		 * submission, as the evaluation zygote does */
 		grade_spec(&s, slot);
-		s.warm = 0;
-		s.zygote = 1;
-		s.zygote_data = zygote;
-		s.zygote_len = zygote_len;
-		s.result_fd = 0;
+		zygote_spec(&s);
 		if ((zyg_grade = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("grading zygote sandbox: %s", err);
 	}
@@ -396,6 +399,24 @@ run_in(struct sandbox **ready, const struct sandbox_spec *spec, struct sandbox_r
 		return -1;
 	}
 	return sandbox_exec(sb, spec, res);
+}
+
+/* Runs spec in the zygote *zy when there is one; when the zygote (or the
+ * job's supervisor) fails, the job runs in a one-shot sandbox (*ready, or
+ * one built now) and the next job gets a new zygote. Returns as run_in. */
+static int
+run_warm(struct sandbox **zy, struct sandbox **ready, const struct sandbox_spec *spec,
+         struct sandbox_result *res)
+{
+	if (*zy != NULL) {
+		if (sandbox_zygote_exec(*zy, spec, res) == 0)
+			return 0;
+		log_warnx("zygote sandbox: %s; replacing it", res->error);
+		sandbox_discard(*zy);
+		*zy = NULL;
+		sandbox_result_free(res);
+	}
+	return run_in(ready, spec, res);
 }
 
 static char *
@@ -526,24 +547,12 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 		spec.wall_ms = cfg.run_timeout_max_s * 1000;
 	/* What the code prints is not part of the result: drop it all. */
 	spec.output_max = 0;
-	if (zyg != NULL) {
-		int rc = sandbox_zygote_exec(zyg, &spec, &res);
-		if (rc == 0)
-			goto ran;
-		/* The zygote (or the job's supervisor) failed: this job runs in a
-		 * one-shot sandbox and the next gets a new zygote. */
-		log_warnx("zygote sandbox: %s; replacing it", res.error);
-		sandbox_discard(zyg);
-		zyg = NULL;
-		sandbox_result_free(&res);
-	}
-	if (run_in(&ready_eval, &spec, &res) < 0) {
+	if (run_warm(&zyg, &ready_eval, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
 		body = eval_all_failed(j, "InternalError: the sandbox could not run the code");
 		*status = "internal_error";
 		goto out;
 	}
-ran:
 	*status = sandbox_status_name(res.status);
 	log_debug("evaluation: %s, %lld ms wall, %lld ms cpu, %lld KiB", *status,
 	          (long long)res.time_ms, (long long)res.cpu_ms, (long long)res.memory_kb);
@@ -607,16 +616,7 @@ runner_grade(const char *request, size_t len, int64_t wall_ms, int slot, struct 
 	spec.stdin_data = request;
 	spec.stdin_len = len;
 	spec.wall_ms = wall_ms;
-	if (zyg_grade != NULL) {
-		int rc = sandbox_zygote_exec(zyg_grade, &spec, res);
-		if (rc == 0)
-			return 0;
-		log_warnx("grading zygote sandbox: %s; replacing it", res->error);
-		sandbox_discard(zyg_grade);
-		zyg_grade = NULL;
-		sandbox_result_free(res);
-	}
-	return run_in(&ready_grade, &spec, res);
+	return run_warm(&zyg_grade, &ready_grade, &spec, res);
 }
 
 int
