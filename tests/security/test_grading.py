@@ -170,7 +170,9 @@ def probe(x):
 
 def test_killing_everything_at_import_does_not_wedge_grading(admin):
     """A submission that kills every process it can reach while loading
-    ends graded (it cannot score); the next submission is graded normally."""
+    reaches none of the grader's: its io test still runs, so the probe
+    (which returns "blocked") passes; the next submission is graded
+    normally."""
     put_probe(admin, "killer")
     src = """
 import os, signal
@@ -181,10 +183,7 @@ except OSError:
 def probe(x):
     return "blocked"
 """
-    doc = graded(admin, submit_ok(admin, "killer", src, "mallory"))
-    assert doc["status"] in ("done", "error"), doc
-    if doc["status"] == "done":
-        assert doc["score"] == 0, doc
+    assert contained(graded(admin, submit_ok(admin, "killer", src, "mallory")))
     ok = "def probe(x):\n    return 'blocked'\n"
     assert contained(graded(admin, submit_ok(admin, "killer", ok, "mallory")))
 

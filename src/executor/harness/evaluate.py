@@ -973,6 +973,17 @@ class _Runner:
                 os._exit(0)
         os.close(ctrl_r)
         os.close(rep_w)
+        self._attach(pid, ctrl_w, rep_r)
+
+    @classmethod
+    def attached(cls, ctrl_w, rep_r):
+        """A handle on a runner some other process started (the zygote's
+        job process), reached through these two pipes."""
+        self = cls.__new__(cls)
+        self._attach(None, ctrl_w, rep_r)
+        return self
+
+    def _attach(self, pid, ctrl_w, rep_r):
         os.set_blocking(ctrl_w, False)
         self.pid, self.ctrl_w, self.rep_r = pid, ctrl_w, rep_r
         self.dead = False
@@ -1032,18 +1043,21 @@ class _Runner:
         return None
 
     def stop(self):
+        """Close the control pipe (the runner ends at its end of file);
+        end and reap a runner this process forked."""
         try:
             os.close(self.ctrl_w)
         except OSError:
             pass
-        try:
-            os.kill(self.pid, _SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, _SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
         os.close(self.rep_r)
 
 
@@ -1316,17 +1330,13 @@ def warm():
     del gc, marshal, resource, time
 
 
-def main():
-    out_fd = 3 if _fd_is_open(3) else 1
-    _make_undumpable()
-    try:
-        runner = _Runner(out_fd)
-    except OSError:
-        runner = None
+def _serve(in_fd, out_fd, runner):
+    """Read one request from in_fd, evaluate it with runner's help, write
+    the answer to out_fd and close it (unless it is stdout), stop runner."""
     chunks = []
     while True:
         try:
-            b = os.read(0, 1 << 20)
+            b = os.read(in_fd, 1 << 20)
         except OSError:
             break
         if not b:
@@ -1338,11 +1348,47 @@ def main():
         doc = _evaluate(raw, runner)
     except BaseException as e:
         doc = _error_doc("internal: the harness failed: " + _format_error(e, frames=False))
+    del raw
     _emit(out_fd, doc)
-    if out_fd == 3:
-        os.close(3)             # the executor sees the end of the answer now
+    del doc
+    if out_fd != 1:
+        os.close(out_fd)        # the executor sees the end of the answer now
     if runner is not None:
         runner.stop()
+
+
+def judge(in_fd, out_fd, ctrl_w, rep_r):
+    """The master's half of one evaluation, in the zygote's judge: a
+    long-lived process that never runs submitted code and from which no
+    process that does descends. The runner is the job process, forked from
+    the clean zygote, at the other end of ctrl_w and rep_r. Closes all four
+    descriptors."""
+    try:
+        runner = _Runner.attached(ctrl_w, rep_r)
+    except OSError:
+        os.close(ctrl_w)
+        os.close(rep_r)
+        runner = None
+    try:
+        _serve(in_fd, out_fd, runner)
+    finally:
+        os.close(in_fd)
+
+
+def runner(ctrl_r, rep_w):
+    """The runner's half, in the zygote's job process (stdin /dev/null,
+    stdout and stderr the job's): serve cases until ctrl_r ends."""
+    _runner_main(ctrl_r, rep_w)
+
+
+def main():
+    out_fd = 3 if _fd_is_open(3) else 1
+    _make_undumpable()
+    try:
+        runner = _Runner(out_fd)
+    except OSError:
+        runner = None
+    _serve(0, out_fd, runner)
     return 0
 
 

@@ -1,21 +1,36 @@
-"""evald evaluation zygote: a warm Python that forks one fresh sandbox per job.
+"""evald zygote: a warm Python that forks one fresh sandbox per job.
 
 The executor's sandbox init starts this once per slot, as the unprivileged
-sandbox user, with the evaluation harness already loaded, and hands it jobs
-over fd 3 (a unix socket). It never runs submitted code itself. For each job
-it forks a supervisor, which
+sandbox user, with a harness already loaded (the evaluation harness, or the
+grading harness in a grading zygote), and hands it jobs over fd 3 (a unix
+socket). It never runs submitted code itself.
 
-  - enters new user, mount, PID and IPC namespaces (nested in the slot's:
-    unprivileged, so they give power over nothing but themselves),
-  - mounts a fresh /tmp and /dev/shm and binds the job's work directory
-    (written by init) onto /work,
-  - forks the job process, PID 1 of the new PID namespace, which mounts its
-    own /proc, applies the job's rlimits, drops every capability, sets
-    no_new_privs, loads the seccomp filter the executor compiled, and runs the
-    harness on the request it reads from stdin,
-  - kills the job's PID namespace at the wall-clock limit, and reports how
-    the job process ended to init: "wstatus timed_out wall_ms cpu_ms
-    maxrss_kb".
+At start it makes a user namespace of its own (nested in the slot's:
+unprivileged, it gives power over nothing but itself) and a PID namespace
+it is the init of (the process that made them stays behind and only waits).
+Holding CAP_SYS_ADMIN over its own PID namespace lets it make a new PID
+namespace for each job and step back out of it, so a job process is forked
+straight from the warm zygote, with nothing in between. The job process
+
+  - is PID 1 of its own PID namespace,
+  - enters new mount and IPC namespaces, mounts a fresh /tmp, /dev/shm and
+    /proc (hidepid=2) and binds the job's work directory (written by init)
+    onto /work, then enters a user namespace of its own, so it holds no
+    capability over those mounts or anything of the zygote's,
+  - applies the job's rlimits, drops every capability, sets no_new_privs,
+    loads the seccomp filter the executor compiled, and runs the harness.
+
+The zygote holds the job's wall-clock limit (killing PID 1 ends the job's
+namespace) and reports how the job process ended to init: "wstatus
+timed_out wall_ms cpu_ms maxrss_kb".
+
+With the evaluation harness, the harness's master half runs in the judge:
+one process per zygote, forked before any job arrived, that never runs
+submitted code and from which no process that does descends. It reads each
+request, literal-evaluates the expected outputs, compiles the code, sends
+the runner (the job process) the code and each case's input over a pipe,
+judges the reports and writes the answer. The job process holds no
+expected value; its case processes are forked from it.
 
 Messages on fd 3: one line "wall_ms cpu_s as_bytes nproc fsize nofile stack
 tmpfs_bytes" with five descriptors attached: stdin, stdout, stderr, the
@@ -45,6 +60,7 @@ UID = 1000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                        ctypes.c_ulong, ctypes.c_char_p]
+libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
                        ctypes.c_ulong, ctypes.c_ulong]
 
@@ -110,15 +126,37 @@ def load_filter():
     return buf, SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
 
 
-def job_process(harness, prog, limits, fds):
-    """PID 1 of the job's namespace: lock itself down, then run the
-    harness. Never returns."""
+def enter_user_namespace():
+    """Become root of a new user namespace that maps only UID (and GID)."""
+    check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
+    # /proc/self of a non-dumpable process belongs to root: be dumpable
+    # just long enough to write the maps.
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    write_file("/proc/self/setgroups", "deny")
+    write_file("/proc/self/uid_map", "%d %d 1\n" % (UID, UID))
+    write_file("/proc/self/gid_map", "%d %d 1\n" % (UID, UID))
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def job_process(harness, prog, limits, fds, split):
+    """PID 1 of the job's namespace: namespaces, mounts, lock itself down,
+    then run the harness (or, split, the harness's runner half on fds 3 and
+    4). Never returns."""
     code = 0
     try:
+        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        tmpfs = limits[7]
+        check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(mount, ipc)")
+        mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        opts = "size=%d,mode=1777" % tmpfs
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
+        mount("/run/evald/work", "/work", None, MS_BIND | MS_REC, None)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
-        for i, fd in enumerate(fds[:4]):
+        enter_user_namespace()
+        for i, fd in enumerate(fds):
             os.dup2(fd, i)
-        os.closerange(4, 65536)
+        os.closerange(len(fds), 65536)
         _, cpu_s, as_bytes, nproc, fsize, nofile, stack, _ = limits
         for res, v in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_AS, as_bytes),
                        (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, fsize),
@@ -127,7 +165,9 @@ def job_process(harness, prog, limits, fds):
                        (resource.RLIMIT_MSGQUEUE, 0)):
             resource.setrlimit(res, (v, v))
         for cap in range(64):
-            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                if ctypes.get_errno() == 22:
+                    break       # past the last capability this kernel has
                 check(-1, "PR_CAPBSET_DROP")
         hdr, data = CapHeader(0x20080522, 0), (CapData * 2)()
         check(libc.capset(ctypes.byref(hdr), data), "capset")
@@ -139,7 +179,10 @@ def job_process(harness, prog, limits, fds):
         os.environ.update({"PATH": "/run/evald/bin:/usr/bin:/bin", "HOME": "/work",
                            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
                            "USER": "sandbox"})
-        code = harness.main()
+        if split:
+            code = harness.runner(3, 4)
+        else:
+            code = harness.main()
     except BaseException as e:
         try:
             os.write(2, ("evald: the job process failed: %r\n" % (e,)).encode())
@@ -149,48 +192,83 @@ def job_process(harness, prog, limits, fds):
     os._exit(code or 0)
 
 
-def supervise(harness, prog, limits, fds):
-    """The job's supervisor: namespaces, mounts, the job process, the wall
-    clock, the report. Never returns."""
+def run_job(harness, prog, limits, fds, own_pidns, judge_sock, devnull):
+    """Fork the job process into a new PID namespace, hold its wall clock,
+    report how it ended on fds[4]. Closes fds. Ends the zygote when it
+    cannot."""
+    wall_ms = limits[0]
     report = fds[4]
+    job_fds = list(fds[:4])
+    mine = list(fds)
+    pid = None
     try:
-        wall_ms, tmpfs = limits[0], limits[7]
-        check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC),
-              "unshare")
-        # /proc/self of a non-dumpable process belongs to root: be
-        # dumpable just long enough to write the maps.
-        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-        write_file("/proc/self/setgroups", "deny")
-        write_file("/proc/self/uid_map", "%d %d 1\n" % (UID, UID))
-        write_file("/proc/self/gid_map", "%d %d 1\n" % (UID, UID))
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-        opts = "size=%d,mode=1777" % tmpfs
-        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
-        mount("/run/evald/work", "/work", None, MS_BIND | MS_REC, None)
-        t0 = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            job_process(harness, prog, limits, fds)
-        for fd in fds[:4]:
-            os.close(fd)
-        pidfd = os.pidfd_open(pid)
-        timed_out = 0
-        if not select.select([pidfd], [], [], wall_ms / 1000.0)[0]:
-            timed_out = 1
-            os.kill(pid, 9)
-        _, status, ru = os.wait4(pid, 0)
-        wall = int((time.monotonic() - t0) * 1000)
-        cpu = int((ru.ru_utime + ru.ru_stime) * 1000)
-        os.write(report, b"%d %d %d %d %d\n" % (status, timed_out, wall, cpu, ru.ru_maxrss))
-        os._exit(0)
+        if judge_sock is not None:
+            # The judge reads the request and writes the answer; the job
+            # process gets the code and the inputs from it, case by case.
+            ctrl_r, ctrl_w = os.pipe()
+            rep_r, rep_w = os.pipe()
+            mine += [ctrl_r, ctrl_w, rep_r, rep_w]
+            socket.send_fds(judge_sock, [b"j"], [fds[0], fds[3], ctrl_w, rep_r])
+            job_fds = [devnull, fds[1], fds[2], ctrl_r, rep_w]
+        check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+        try:
+            t0 = time.monotonic()
+            pid = os.fork()
+            if pid == 0:
+                job_process(harness, prog, limits, job_fds, judge_sock is not None)
+        finally:
+            # the next child is the zygote's own again
+            check(libc.setns(own_pidns, CLONE_NEWPID), "setns(pid)")
     except BaseException as e:
+        # The zygote cannot make sandboxes (or its judge is gone): say why
+        # and end, so that the executor builds a new one.
         try:
             os.write(report, ("E %r\n" % (e,)).encode())
         except OSError:
             pass
         os._exit(1)
+    for fd in mine:
+        if fd != report:
+            os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    timed_out = 0
+    if not select.select([pidfd], [], [], wall_ms / 1000.0)[0]:
+        timed_out = 1
+        os.kill(pid, 9)
+    os.close(pidfd)
+    _, status, ru = os.wait4(pid, 0)
+    wall = int((time.monotonic() - t0) * 1000)
+    cpu = int((ru.ru_utime + ru.ru_stime) * 1000)
+    try:
+        os.write(report, b"%d %d %d %d %d\n" % (status, timed_out, wall, cpu, ru.ru_maxrss))
+    except OSError:
+        pass
+    os.close(report)
+
+
+def judge_main(harness, sock):
+    """The judge: one evaluation after another, as the zygote hands them
+    over (stdin, the result pipe, and the runner's two pipes). Never
+    returns."""
+    code = 0
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        while True:
+            msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
+            if not msg:
+                break
+            if len(fds) != 4:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            harness.judge(*fds)
+    except BaseException as e:
+        try:
+            os.write(2, ("evald: the judge failed: %r\n" % (e,)).encode())
+        except OSError:
+            pass
+        code = 1
+    os._exit(code)
 
 
 def main():
@@ -200,13 +278,35 @@ def main():
     warm = getattr(harness, "warm", None)
     if warm is not None:
         warm()
+    prog = load_filter()
+    devnull = os.open("/dev/null", os.O_RDWR)
+    # A user namespace of the zygote's own and a PID namespace it is the
+    # init of: this process stays behind and waits.
+    enter_user_namespace()
+    check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+    pid = os.fork()
+    if pid != 0:
+        os.closerange(0, 65536)
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xff)
+    libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
     # what exists now is never collected, so no job's collector touches
     # (and copies) the zygote's pages
     import gc
     gc.collect()
     gc.freeze()
-    prog = load_filter()
     sock = socket.socket(fileno=3)
+    judge_sock = None
+    if getattr(harness, "judge", None) is not None:
+        zs, js = socket.socketpair()
+        if os.fork() == 0:
+            sock.close()
+            zs.close()
+            os.close(devnull)
+            judge_main(harness, js)
+        js.close()
+        judge_sock = zs
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 4096, 5)
@@ -219,13 +319,7 @@ def main():
                 os.close(fd)
             continue
         limits = [int(x) for x in msg.split()]
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            supervise(harness, prog, limits, fds)
-        for fd in fds:
-            os.close(fd)
-        os.waitpid(pid, 0)
+        run_job(harness, prog, limits, fds, own_pidns, judge_sock, devnull)
 
 
 if __name__ == "__main__":
