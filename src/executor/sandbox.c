@@ -441,6 +441,17 @@ send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 	return 0;
 }
 
+/* Tells the zygote that no job's work directory is mounted: it may make
+ * the next job process now ("p tmpfs_bytes"). */
+static int
+zygote_prepare(int zsock, const struct sandbox_spec *spec)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof msg, "p %lld", (long long)spec->tmpfs_bytes);
+
+	return send(zsock, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
+}
+
 /* Init of a zygote sandbox: starts the Python zygote, then serves jobs until
  * the slot closes ctl. Each job gets a fresh tmpfs work directory, written
  * here and bound onto /work by the zygote's supervisor. Never returns. */
@@ -450,9 +461,15 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 	int zs[2], xfd[2], null_fd;
 	pid_t zpid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, zs) < 0 ||
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zs) < 0 ||
 	    pipe2(xfd, O_CLOEXEC) < 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		init_fail(sfd, "socketpair");
+	/* The zygote makes each job process before its job arrives; the
+	 * job's work directory, mounted here later, reaches the job's mount
+	 * namespace (a slave copy of this one) through this shared mount. */
+	if (mount("/run/evald/work", "/run/evald/work", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, "/run/evald/work", NULL, MS_SHARED, NULL) < 0)
+		init_fail(sfd, "sharing /run/evald/work");
 	argv[0] = spec->argv[0];
 	zpid = fork();
 	if (zpid < 0)
@@ -465,7 +482,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 	}
 	close(zs[1]);
 	close(xfd[1]);
-	if (write_all(sfd, "R", 1) < 0)
+	if (zygote_prepare(zs[0], spec) < 0 || write_all(sfd, "R", 1) < 0)
 		_exit(115);
 	close(sfd);
 	for (;;) {
@@ -529,7 +546,9 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 				if (write_all(fds[4], msg, (size_t)m) < 0)
 					_exit(121);
 				close(fds[4]);
-				(void)umount2("/run/evald/work", MNT_DETACH);
+				if (umount2("/run/evald/work", MNT_DETACH) < 0 ||
+				    zygote_prepare(zs[0], spec) < 0)
+					_exit(122);
 				continue;
 			}
 			st.wstatus = (int)ws;
@@ -542,7 +561,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		    write_all(fds[4], "Z", 1) < 0)
 			_exit(121);
 		close(fds[4]);
-		if (umount2("/run/evald/work", MNT_DETACH) < 0)
+		if (umount2("/run/evald/work", MNT_DETACH) < 0 || zygote_prepare(zs[0], spec) < 0)
 			_exit(122);
 	}
 }

@@ -234,3 +234,51 @@ def test_nothing_survives_into_the_next_job(api, sec):
         body = api.run_py(sid, probe, args=tag)
         assert body["stdout"] == ("[False, False]\nshm -1\nECONNREFUSED\n"
                                   "['python3', 'sh']\n"), body
+
+
+def test_nothing_survives_into_the_next_evaluation(api, sec):
+    """The same through the evaluation zygotes, whose job processes are made
+    before their jobs arrive: what an evaluation leaves (in /work, /tmp,
+    /dev/shm, SysV IPC, an abstract socket, a process) is gone for the next
+    evaluation of every slot, and a case's /proc shows only itself (its
+    runner, PID 1, is non-dumpable, so hidepid=2 hides it)."""
+    tag = secrets.token_hex(8)
+    leave = '''
+        import ctypes, os, socket, subprocess
+        TAG = %r
+        def f(x):
+            libc = ctypes.CDLL(None, use_errno=True)
+            for d in ("/work", "/tmp", "/dev/shm"):
+                open("%%s/%%s" %% (d, TAG), "w").write("left")
+            shm = libc.shmget(int(TAG[:6], 16), 4096, 0o1666) >= 0
+            s = socket.socket(socket.AF_UNIX)
+            s.bind("\\0left-" + TAG)
+            s.listen(1)
+            subprocess.Popen(["sleep", "60"], start_new_session=True)
+            return [x, shm]
+    ''' % tag
+    probe = '''
+        import ctypes, errno, os, socket
+        TAG = %r
+        def f(x):
+            libc = ctypes.CDLL(None, use_errno=True)
+            out = [os.path.exists("%%s/%%s" %% (d, TAG)) for d in ("/work", "/tmp", "/dev/shm")]
+            out.append(libc.shmget(int(TAG[:6], 16), 0, 0))
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect("\\0left-" + TAG)
+                out.append("CONNECTED")
+            except OSError as e:
+                out.append(errno.errorcode.get(e.errno))
+            out.append(sorted(open("/proc/%%s/comm" %% p).read().strip()
+                              for p in os.listdir("/proc") if p.isdigit()))
+            return out
+    ''' % tag
+    first = api.new_session()
+    for _ in range(4):      # every slot of the stack leaves something behind
+        body = api.evaluate(leave, "f", [{"input": "1", "output": "[1, True]"}], sid=first)
+        assert body["passed"] is True, body
+    want = "[False, False, False, -1, 'ECONNREFUSED', ['python3']]"
+    for sid in [first] * 4 + [api.new_session() for _ in range(4)]:
+        body = api.evaluate(probe, "f", [{"input": "0", "output": want}], sid=sid)
+        assert body["passed"] is True, body

@@ -1349,6 +1349,9 @@ def _serve(in_fd, out_fd, runner):
     except BaseException as e:
         doc = _error_doc("internal: the harness failed: " + _format_error(e, frames=False))
     del raw
+    if runner is not None and runner.pid is None:
+        runner.stop()           # the zygote's job process ends while this writes
+        runner = None
     _emit(out_fd, doc)
     del doc
     if out_fd != 1:

@@ -44,6 +44,7 @@ import select
 import resource
 import time
 import ctypes
+import fcntl
 import marshal
 import types
 
@@ -52,7 +53,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_BIND, MS_REC, MS_SLAVE = 4096, 16384, 1 << 19
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 UID = 1000
@@ -138,25 +139,39 @@ def enter_user_namespace():
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def job_process(harness, prog, limits, fds, split):
-    """PID 1 of the job's namespace: namespaces, mounts, lock itself down,
-    then run the harness (or, split, the harness's runner half on fds 3 and
-    4). Never returns."""
+def job_process(harness, prog, tmpfs, psock, split):
+    """PID 1 of the job's namespace, made before its job arrives: its own
+    namespaces and mounts; then, once the zygote hands it the job (limits
+    and descriptors on psock), lock itself down and run the harness (or,
+    split, the harness's runner half on fds 3 and 4). Never returns."""
     code = 0
     try:
         libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-        tmpfs = limits[7]
+        keep = psock.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 65536)
         check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(mount, ipc)")
-        mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        # Slave, not private: the work directory init mounts on
+        # /run/evald/work when the job arrives must still reach /work.
+        mount(None, "/", None, MS_REC | MS_SLAVE, None)
         opts = "size=%d,mode=1777" % tmpfs
         mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
         mount("/run/evald/work", "/work", None, MS_BIND | MS_REC, None)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
         enter_user_namespace()
-        for i, fd in enumerate(fds):
+        msg, fds, _, _ = socket.recv_fds(psock, 4096, 8)
+        if not msg:
+            os._exit(0)         # the zygote went away, or discarded this one
+        psock.close()
+        limits = [int(x) for x in msg.split()]
+        # out of the way first, so that no dup2 below lands on one still needed
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+        for fd in fds:
+            os.close(fd)
+        for i, fd in enumerate(high):
             os.dup2(fd, i)
-        os.closerange(len(fds), 65536)
+        os.closerange(len(high), 65536)
         _, cpu_s, as_bytes, nproc, fsize, nofile, stack, _ = limits
         for res, v in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_AS, as_bytes),
                        (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, fsize),
@@ -192,15 +207,32 @@ def job_process(harness, prog, limits, fds, split):
     os._exit(code or 0)
 
 
-def run_job(harness, prog, limits, fds, own_pidns, judge_sock, devnull):
-    """Fork the job process into a new PID namespace, hold its wall clock,
-    report how it ended on fds[4]. Closes fds. Ends the zygote when it
-    cannot."""
+def prepare(harness, prog, tmpfs, own_pidns, split):
+    """Fork the next job process into a new PID namespace, where it makes
+    its namespaces and mounts while no job waits for it. Returns (pid, the
+    socket its job will come on)."""
+    zs, ps = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            zs.close()
+            job_process(harness, prog, tmpfs, ps, split)
+    finally:
+        # the next child is the zygote's own again
+        check(libc.setns(own_pidns, CLONE_NEWPID), "setns(pid)")
+    ps.close()
+    return pid, zs
+
+
+def run_job(ready, limits, fds, judge_sock, devnull):
+    """Hand the job to the prepared job process, hold its wall clock, report
+    how it ended on fds[4]. Closes fds. Ends the zygote when it cannot."""
+    pid, psock = ready
     wall_ms = limits[0]
     report = fds[4]
     job_fds = list(fds[:4])
     mine = list(fds)
-    pid = None
     try:
         if judge_sock is not None:
             # The judge reads the request and writes the answer; the job
@@ -210,18 +242,12 @@ def run_job(harness, prog, limits, fds, own_pidns, judge_sock, devnull):
             mine += [ctrl_r, ctrl_w, rep_r, rep_w]
             socket.send_fds(judge_sock, [b"j"], [fds[0], fds[3], ctrl_w, rep_r])
             job_fds = [devnull, fds[1], fds[2], ctrl_r, rep_w]
-        check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
-        try:
-            t0 = time.monotonic()
-            pid = os.fork()
-            if pid == 0:
-                job_process(harness, prog, limits, job_fds, judge_sock is not None)
-        finally:
-            # the next child is the zygote's own again
-            check(libc.setns(own_pidns, CLONE_NEWPID), "setns(pid)")
+        t0 = time.monotonic()
+        socket.send_fds(psock, [b" ".join(b"%d" % v for v in limits)], job_fds)
+        psock.close()
     except BaseException as e:
-        # The zygote cannot make sandboxes (or its judge is gone): say why
-        # and end, so that the executor builds a new one.
+        # The zygote cannot run jobs (its judge or the prepared job process
+        # is gone): say why and end, so that the executor builds a new one.
         try:
             os.write(report, ("E %r\n" % (e,)).encode())
         except OSError:
@@ -298,8 +324,9 @@ def main():
     gc.freeze()
     sock = socket.socket(fileno=3)
     judge_sock = None
-    if getattr(harness, "judge", None) is not None:
-        zs, js = socket.socketpair()
+    split = getattr(harness, "judge", None) is not None
+    if split:
+        zs, js = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         if os.fork() == 0:
             sock.close()
             zs.close()
@@ -307,6 +334,7 @@ def main():
             judge_main(harness, js)
         js.close()
         judge_sock = zs
+    ready = None
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 4096, 5)
@@ -314,12 +342,30 @@ def main():
             return 0
         if not msg:
             return 0
-        if len(fds) != 5:
-            for fd in fds:
-                os.close(fd)
-            continue
-        limits = [int(x) for x in msg.split()]
-        run_job(harness, prog, limits, fds, own_pidns, judge_sock, devnull)
+        try:
+            if msg.startswith(b"p"):
+                # "p tmpfs_bytes": the last job's work directory is gone;
+                # make the next job process now, before its job arrives
+                for fd in fds:
+                    os.close(fd)
+                if ready is None:
+                    ready = prepare(harness, prog, int(msg.split()[1]), own_pidns, split)
+                continue
+            if len(fds) != 5:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            limits = [int(x) for x in msg.split()]
+            if ready is None:
+                ready = prepare(harness, prog, limits[7], own_pidns, split)
+        except BaseException as e:
+            try:
+                os.write(2, ("evald: the zygote failed: %r\n" % (e,)).encode())
+            except OSError:
+                pass
+            return 1
+        run_job(ready, limits, fds, judge_sock, devnull)
+        ready = None
 
 
 if __name__ == "__main__":
