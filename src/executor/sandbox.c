@@ -297,8 +297,11 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 	set_limit(RLIMIT_MSGQUEUE, 0, sfd, "RLIMIT_MSGQUEUE");
 	/* No capability can come back, even through a file capability. */
 	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the last capability this kernel has */
 			init_fail(sfd, "dropping the capability bounding set");
+		}
 	if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0 ||
 	    setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
 		init_fail(sfd, "dropping to the sandbox user");
