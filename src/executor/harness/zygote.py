@@ -331,6 +331,7 @@ def main():
             sock.close()
             zs.close()
             os.close(devnull)
+            os.close(own_pidns)
             judge_main(harness, js)
         js.close()
         judge_sock = zs
