@@ -402,7 +402,7 @@ run_in(struct sandbox **ready, const struct sandbox_spec *spec, struct sandbox_r
 }
 
 /* Runs spec in the zygote *zy when there is one; when the zygote (or the
- * job's supervisor) fails, the job runs in a one-shot sandbox (*ready, or
+ * job process it made) fails, the job runs in a one-shot sandbox (*ready, or
  * one built now) and the next job gets a new zygote. Returns as run_in. */
 static int
 run_warm(struct sandbox **zy, struct sandbox **ready, const struct sandbox_spec *spec,

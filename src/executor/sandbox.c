@@ -457,7 +457,8 @@ zygote_prepare(int zsock, const struct sandbox_spec *spec)
 
 /* Init of a zygote sandbox: starts the Python zygote, then serves jobs until
  * the slot closes ctl. Each job gets a fresh tmpfs work directory, written
- * here and bound onto /work by the zygote's supervisor. Never returns. */
+ * here; it reaches the waiting job process's /work through the shared
+ * mount. Never returns. */
 static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 {
 	static const char *argv[] = {NULL, "-I", "-S", "/run/evald/zygote.pyc", NULL};
@@ -530,8 +531,8 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		for (int i = 0; i < 4; i++)
 			close(fds[i]);
 		close(jr[1]);
-		/* The supervisor reports when the job process has ended; the
-		 * slot's own deadline covers a supervisor that never does. */
+		/* The zygote reports when the job process has ended; the
+		 * slot's own deadline covers a zygote that never does. */
 		while (ll < sizeof line - 1 &&
 		       (n = read(jr[0], line + ll, sizeof line - 1 - ll)) > 0)
 			ll += (size_t)n;
@@ -542,10 +543,10 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 			long long ws, to, wall, cpu, rss;
 			if (sscanf(line, "%lld %lld %lld %lld %lld", &ws, &to, &wall, &cpu, &rss) !=
 			    5) {
-				/* the supervisor failed: say so through the status pipe */
+				/* the zygote failed (and ended): say so through the status pipe */
 				char msg[300];
-				int m = snprintf(msg, sizeof msg,
-				                 "Ethe job supervisor failed: %.200s", line);
+				int m =
+				    snprintf(msg, sizeof msg, "Ethe zygote failed: %.200s", line);
 				if (write_all(fds[4], msg, (size_t)m) < 0)
 					_exit(121);
 				close(fds[4]);
