@@ -547,6 +547,9 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 		spec.wall_ms = cfg.run_timeout_max_s * 1000;
 	/* What the code prints is not part of the result: drop it all. */
 	spec.output_max = 0;
+	/* The harness's answer is the result: publish it without waiting for
+	 * the job's processes to be torn down. */
+	spec.answer_early = 1;
 	if (run_warm(&zyg, &ready_eval, &spec, &res) < 0) {
 		log_warnx("sandbox: %s", res.error);
 		body = eval_all_failed(j, "InternalError: the sandbox could not run the code");
@@ -655,6 +658,15 @@ runner_probe(char *err, size_t errlen)
 char *
 runner_run(const struct job *j, int slot, size_t *len, const char **status)
 {
+	char err[256];
+
+	/* The last evaluation may have been answered before its processes
+	 * ended: they end before this job starts, whatever sandbox it gets. */
+	if (zyg != NULL && sandbox_settle(zyg, err, sizeof err) < 0) {
+		log_warnx("zygote sandbox: %s; replacing it", err);
+		sandbox_discard(zyg);
+		zyg = NULL;
+	}
 	if (j->kind == JOB_RUN)
 		return run_job(j, slot, len, status);
 	if (j->kind == JOB_GRADE)

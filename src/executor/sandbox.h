@@ -51,6 +51,10 @@ struct sandbox_spec {
 	const char *extra_data;
 	size_t extra_len;
 	int result_fd; /* give the job a pipe on fd 3 and collect it */
+	/* Zygote only: return as soon as the result pipe is closed holding a
+	 * whole JSON object (the harness's answer), status ok; how the job's
+	 * processes ended is collected before the sandbox's next job. */
+	int answer_early;
 	int save_back; /* stream /work back when the job ends */
 	int64_t wall_ms;
 	int64_t cpu_s;
@@ -101,6 +105,13 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_spec *job, struct sand
  * the sandbox can serve the next, -1 when the sandbox must be discarded. */
 int sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job,
                         struct sandbox_result *res);
+/* Reads the end of a zygote job that answered early (answer_early): waits,
+ * until that job's deadline, for the report that its processes have ended.
+ * Call before the slot starts any other job, so that no two jobs of a slot
+ * ever run at once. Returns 0 (also when nothing is pending), or -1 with
+ * err set when the zygote did not report, or reported a failure: discard
+ * the sandbox then. */
+int sandbox_settle(struct sandbox *sb, char *err, size_t errlen);
 /* Makes this process's empty network namespace, shared by its sandboxes
  * one job at a time (call once per slot). Returns 0, or -1 with err set;
  * sandboxes then get a network namespace of their own each. */

@@ -282,3 +282,65 @@ def test_nothing_survives_into_the_next_evaluation(api, sec):
     for sid in [first] * 4 + [api.new_session() for _ in range(4)]:
         body = api.evaluate(probe, "f", [{"input": "0", "output": want}], sid=sid)
         assert body["passed"] is True, body
+
+
+PROBE_C = r"""
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+int main(int argc, char **argv) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "late-%s", argv[1]);
+    socklen_t n = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1);
+    puts(connect(fd, (struct sockaddr *)&a, n) == 0 ? "CONNECTED"
+         : errno == ECONNREFUSED ? "ECONNREFUSED" : strerror(errno));
+    return 0;
+}
+"""
+
+
+def test_an_answered_evaluation_is_over_before_the_next_job(api, sec):
+    """An evaluation's answer is published before its processes have ended;
+    the slot still waits for that end before it starts any job, of any kind.
+    A background process an evaluation leaves listening on an abstract
+    socket (a slot's sandboxes share one network namespace), holding memory
+    that takes the kernel a while to free, is gone for a /run that the same
+    slot starts at once (the other slots are kept busy, and the probe is a
+    compiled program, so it connects within a millisecond or two)."""
+    tag = secrets.token_hex(8)
+    leave = '''
+        import socket, os, time
+        TAG = %r
+        def f(x):
+            if os.fork() == 0:
+                os.setsid()
+                keep = b"x" * (150 << 20)
+                s = socket.socket(socket.AF_UNIX)
+                s.bind("\\0late-" + TAG)
+                s.listen(8)
+                while True:
+                    s.accept()[0].close()
+            time.sleep(0.3)
+            return x
+    ''' % tag
+    sid = api.new_session({"probe.c": PROBE_C})
+    built = api.run(sid, "gcc -O1 -o probe probe.c && ./probe none", timeout=60)
+    assert built["stdout"] == "ECONNREFUSED\n", built
+    slots = api.st.n_executors * int(api.st.overrides["executor_slots"])
+    for _ in range(3):
+        # every slot but one busy, so the probe runs where the evaluation did
+        busy = [threading.Thread(target=api.run, args=(api.new_session(), "sleep 3"))
+                for _ in range(slots - 1)]
+        for t in busy:
+            t.start()
+        time.sleep(1.0)
+        body = api.evaluate(leave, "f", [{"input": "1", "output": "1"}])
+        assert body["passed"] is True, body
+        got = api.run(sid, "./probe " + tag)
+        assert got["stdout"] == "ECONNREFUSED\n", got
+        for t in busy:
+            t.join()
