@@ -1210,13 +1210,18 @@ sandbox_settle(struct sandbox *sb, char *err, size_t errlen)
 		open[i] = sb->tail[i] >= 0;
 	while (open[0] || open[1] || open[2]) {
 		struct pollfd pf[3];
-		int left = (int)(sb->tail_hard - now_mono_ms());
-		if (left <= 0)
-			break;
+		/* past the deadline, still take what is already there: the
+		 * slot may have been idle for far longer since the answer */
+		int n, left = (int)(sb->tail_hard - now_mono_ms());
+		if (left < 0)
+			left = 0;
 		for (int i = 0; i < 3; i++)
 			pf[i] = (struct pollfd){open[i] ? sb->tail[i] : -1, POLLIN, 0};
-		if (poll(pf, 3, left) <= 0)
+		n = poll(pf, 3, left);
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n <= 0)
+			break;
 		for (int i = 0; i < 2; i++)
 			if (pf[i].revents)
 				open[i] = drain(sb->tail[i], &junk, 0, &dropped);

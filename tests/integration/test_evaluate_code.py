@@ -400,3 +400,26 @@ def test_unicode_everywhere(api):
     assert c["passed"] is True, c
     assert c["got"] == "Grüße, Zoë 🐍 ✓"
     assert c["input"] == "name='Zoë 🐍'"
+
+
+# ------------------------------------------------------- the zygote's tail
+
+def test_an_idle_slot_keeps_its_zygote(stack_factory, make_api):
+    """The slot publishes an evaluation's answer before the job's processes
+    have ended and reads their end before its next job. A slot that stays
+    idle past the last job's deadline still reads that end (it is long
+    there) and keeps its zygote: the next evaluation runs in it, not in a
+    one-shot sandbox after a failed try."""
+    import time
+    st = stack_factory.start("idle-zygote", executors=1, api_workers=2,
+                             overrides={"executor_slots": 1, "run_timeout_max_s": 1,
+                                        "run_timeout_default_s": 1})
+    api = make_api(st)
+    try:
+        assert one(api, ADD, "add", "a=1, b=2", "3")["passed"] is True
+        time.sleep(1 + 10 + 1.5)      # the job's wall limit, the grace, a margin
+        assert one(api, ADD, "add", "a=2, b=2", "4")["passed"] is True
+        log = st.log_path("executor0").read_text()
+        assert "zygote sandbox:" not in log, log[-2000:]
+    finally:
+        stack_factory.stop(st)
