@@ -1341,10 +1341,12 @@ sandbox_zygote_exec(struct sandbox *sb, const struct sandbox_spec *job, struct s
 				    job->output_max ? &out_over : &dropped);
 			if (pf[2].revents) {
 				open_res = drain(rp[0], &res->res, 64u << 20, &res_over);
-				if (!open_res && open_st && job->answer_early && !res_over &&
-				    answer_complete(&res->res)) {
-					/* The answer is whole: the rest is collected
-					 * before this sandbox's next job. */
+				if (!open_res && open_st && sbuf.len == 0 && job->answer_early &&
+				    !res_over && answer_complete(&res->res)) {
+					/* The answer is whole and no report has come
+					 * yet (one that has is read here, below): the
+					 * rest is collected before this sandbox's next
+					 * job. */
 					sb->tail[0] = open_out ? out[0] : -1;
 					sb->tail[1] = open_err ? err[0] : -1;
 					sb->tail[2] = sp[0];
