@@ -555,8 +555,8 @@ grade_run(struct json_object *def, const char *source, size_t len, int slot)
 			} else if (strcmp(kind, "stdio") == 0) {
 				stdio_row(ordered, t, answer_for(answer, "stdio", i), time_s,
 				          mem_mb, load_error);
-			} else if (pytest_rows(ordered, t, answer_for(answer, "pytest", i), load_error,
-			                       why, sizeof why) < 0) {
+			} else if (pytest_rows(ordered, t, answer_for(answer, "pytest", i),
+			                       load_error, why, sizeof why) < 0) {
 				json_object_put(io);
 				json_object_put(ordered);
 				json_object_put(rows);
@@ -610,8 +610,8 @@ grade_job(const struct job *j, int slot, size_t *len, const char **status)
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
-		/* the job stays in the processing list: the reaper or a later
-		 * try grades it */
+		/* handed back to the queue: a later try grades it */
+		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable", "the store failed while starting to grade",
 		                          len);
 	}
@@ -635,6 +635,7 @@ grade_job(const struct job *j, int slot, size_t *len, const char **status)
 			json_object_put(def);
 			return job_envelope_ok(o, len);
 		}
+		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the "
 		                          "assignment",

@@ -432,7 +432,7 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 	int saved = 0;
 
 	if (session_fetch(j->session, &files, &nfiles) < 0) {
-		*status = "internal_error";
+		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the session", len);
 	}
@@ -525,7 +525,7 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 	int raw_ok = 0;
 
 	if (j->session != NULL && session_fetch(j->session, &files, &nfiles) < 0) {
-		*status = "internal_error";
+		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the session", len);
 	}

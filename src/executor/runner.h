@@ -23,6 +23,10 @@ int runner_probe(char *err, size_t errlen);
 /* Runs j in slot's sandbox. Returns the malloc'd result envelope; *status is
  * set to the verdict's name for metrics. */
 char *runner_run(const struct job *j, int slot, size_t *len, const char **status);
+/* The *status of a job that did not run because the store failed before it
+ * could (reading its session, say): the slot hands it back to the queue
+ * instead of publishing an answer. */
+#define JOB_STATUS_UNAVAILABLE "unavailable"
 
 /* Runs an evaluate job (no session needed) and returns its answer
  * {passed, case_results, error} as the harness wrote it (malloc'd JSON

@@ -159,7 +159,10 @@ recover(const char *proc)
 	return rc;
 }
 
-static void
+/* Runs the job in payload and publishes its result. Returns 0, or -1 when
+ * the job could not run for a store failure and could not be handed back
+ * either (it is still in proc: recover it before the next pop). */
+static int
 handle(const char *proc, int index, const char *payload, size_t plen)
 {
 	struct job j;
@@ -168,6 +171,7 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 	const char *status = "internal_error";
 	redisReply *r;
 	long long tries = 0;
+	int rc = 0;
 
 	if (job_decode(payload, plen, &j, err, sizeof err) < 0) {
 		/* Nothing to answer to: drop it so it cannot jam the queue. */
@@ -175,7 +179,7 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		r = store_cmd("LREM %s 1 %b", proc, payload, plen);
 		if (r)
 			freeReplyObject(r);
-		return;
+		return 0;
 	}
 	log_set_id(j.id);
 	r = store_cmd("INCR " KEY_PREFIX "tries:%s", j.id);
@@ -204,11 +208,21 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
 		          (long long)(now_mono_ms() - t0));
 	}
-	if (publish(proc, &j, payload, plen, env, elen, status) < 0)
+	if (strcmp(status, JOB_STATUS_UNAVAILABLE) == 0) {
+		/* Not run: back to the front of the queue for another try (the
+		 * try count still bounds it). */
+		log_warnx("the store failed before the job could run; handing it back");
+		r = store_cmd("LMOVE %s " KEY_PREFIX "queue LEFT RIGHT", proc);
+		rc = r != NULL && r->type == REDIS_REPLY_STRING ? 0 : -1;
+		if (r)
+			freeReplyObject(r);
+	} else if (publish(proc, &j, payload, plen, env, elen, status) < 0) {
 		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
+	}
 	free(env);
 	job_free(&j);
 	log_set_id(NULL);
+	return rc;
 }
 
 void
@@ -277,7 +291,8 @@ slot_main(const char *eid, int index)
 			if (b)
 				freeReplyObject(b);
 		} else if (r->type == REDIS_REPLY_STRING) {
-			handle(proc, index, r->str, r->len);
+			if (handle(proc, index, r->str, r->len) < 0)
+				lost_reply = 1; /* the job is still in proc */
 		} else if (r->type == REDIS_REPLY_ERROR) {
 			usleep(200000); /* e.g. LOADING after a restart */
 		}
