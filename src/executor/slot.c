@@ -159,6 +159,19 @@ recover(const char *proc)
 	return rc;
 }
 
+/* Moves the job in proc (a slot holds one) back to the front of the queue.
+ * Returns 0, or -1 when Redis did not do it. */
+static int
+hand_back(const char *proc)
+{
+	redisReply *r = store_cmd("LMOVE %s " KEY_PREFIX "queue LEFT RIGHT", proc);
+	int rc = r != NULL && r->type == REDIS_REPLY_STRING ? 0 : -1;
+
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
 /* Runs the job in payload and publishes its result. Returns 0, or -1 when
  * the job could not run for a store failure and could not be handed back
  * either (it is still in proc: recover it before the next pop). */
@@ -212,10 +225,7 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		/* Not run: back to the front of the queue for another try (the
 		 * try count still bounds it). */
 		log_warnx("the store failed before the job could run; handing it back");
-		r = store_cmd("LMOVE %s " KEY_PREFIX "queue LEFT RIGHT", proc);
-		rc = r != NULL && r->type == REDIS_REPLY_STRING ? 0 : -1;
-		if (r)
-			freeReplyObject(r);
+		rc = hand_back(proc);
 	} else if (publish(proc, &j, payload, plen, env, elen, status) < 0) {
 		log_warnx("could not publish the result; the job stays in %s for the reaper", proc);
 	}
@@ -287,9 +297,7 @@ slot_main(const char *eid, int index)
 		if (r->type == REDIS_REPLY_STRING && slot_stopping) {
 			/* popped while draining (the pop outlived the signal): hand
 			 * it back to the front of the queue */
-			redisReply *b = store_cmd("LMOVE %s " KEY_PREFIX "queue LEFT RIGHT", proc);
-			if (b)
-				freeReplyObject(b);
+			(void)hand_back(proc);
 		} else if (r->type == REDIS_REPLY_STRING) {
 			if (handle(proc, index, r->str, r->len) < 0)
 				lost_reply = 1; /* the job is still in proc */
