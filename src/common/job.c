@@ -1,7 +1,9 @@
 #include "common/job.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
 #include "common/jsonx.h"
@@ -12,8 +14,24 @@ void
 job_new_id(char id[JOB_ID_LEN + 1])
 {
 	uuid_t u;
+	size_t got = 0;
 
-	uuid_generate_random(u);
+	/* A version 4 UUID from the kernel's generator: one getrandom(2),
+	 * where libuuid's uuid_generate_random() makes six system calls and
+	 * reseeds random(3) for every id (every request needs one or two). */
+	while (got < sizeof u) {
+		ssize_t n = getrandom(u + got, sizeof u - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			uuid_generate_random(u);
+			uuid_unparse_lower(u, id);
+			return;
+		}
+		got += (size_t)n;
+	}
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
 	uuid_unparse_lower(u, id);
 }
 

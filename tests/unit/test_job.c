@@ -16,6 +16,19 @@ main(void)
 	memset(&j, 0, sizeof j);
 	job_new_id(j.id);
 	ok(strlen(j.id) == 36, "ids are UUIDs");
+	ok(j.id[8] == '-' && j.id[13] == '-' && j.id[18] == '-' && j.id[23] == '-' &&
+	       j.id[14] == '4' && strchr("89ab", j.id[19]) != NULL &&
+	       strspn(j.id, "0123456789abcdef-") == 36,
+	   "ids are lower-case version 4 UUIDs: %s", j.id);
+	{
+		char other[JOB_ID_LEN + 1];
+		int differ = 1;
+		for (int i = 0; i < 1000 && differ; i++) {
+			job_new_id(other);
+			differ = strcmp(other, j.id) != 0 && other[14] == '4';
+		}
+		ok(differ, "a thousand more ids are new ones");
+	}
 	j.kind = JOB_RUN;
 	j.created_ms = 123;
 	j.session = "s1";

@@ -52,6 +52,7 @@ import builtins as _builtins
 # correctly after the code replaces builtins.len or builtins.type.
 globals().update({k: v for k, v in vars(_builtins).items() if not k.startswith("_")})
 
+import marshal
 import os
 import sys
 import select
@@ -663,17 +664,22 @@ def _case_main(spec, cfg, code_obj, res_w):
         os.setpgid(0, 0)
     except OSError:
         pass
-    msg = _loads(spec.decode("ascii"))
+    hlen = int.from_bytes(spec[:4], "big")
+    msg = _loads(spec[4:4 + hlen].decode("ascii"))
+    parsed = spec[4 + hlen:]
     del spec
     _SOURCE = cfg.get("code") if type(cfg.get("code")) is str else None
     probe = msg.get("probe") is True
     in_err = msg.get("in_err")
     kind = arg = None
-    if not probe and in_err is None:
+    if parsed:
+        kind, arg = marshal.loads(parsed)     # the judge parsed the input
+    elif not probe and in_err is None:
         try:
             kind, arg = _parse_input(msg.get("input"))
         except Exception as e:
             in_err = _format_error(e, frames=False)
+    del parsed
     out_kind = msg.get("out")
     out_src = msg.get("output")
     out_err = msg.get("out_err")
@@ -891,9 +897,8 @@ def _runner_main(ctrl_r, rep_w):
         return
     hlen = int.from_bytes(setup[:4], "big")
     cfg = _loads(setup[4:4 + hlen].decode("ascii"))
-    import marshal
     code_obj = marshal.loads(setup[4 + hlen:]) if len(setup) > 4 + hlen else None
-    del setup, marshal
+    del setup
     timeout = cfg["timeout"]
     buf = bytearray(4096)
     rbuf = _WipeBuffer()
@@ -1177,6 +1182,30 @@ def _error_doc(why, results=()):
     return {"passed": False, "error": why, "case_results": list(results)}
 
 
+def _parsed_input(raw_in, spec):
+    """Parse a case's input here, in the judge, where the parser is warm,
+    rather than in a freshly forked case process: the marshalled (kind,
+    value), or spec["in_err"] set and b"". A value marshal cannot carry
+    goes as text, for the case process to parse."""
+    try:
+        parsed = _parse_input(raw_in)
+    except Exception as e:
+        spec["in_err"] = _format_error(e, frames=False)
+        return b""
+    try:
+        return marshal.dumps(parsed)
+    except (ValueError, MemoryError):
+        spec["input"] = raw_in
+        return b""
+
+
+def _spec_bytes(spec, parsed=b""):
+    """A case's spec as the runner passes it on: the JSON's length, the
+    JSON, then the parsed input (marshal) if any."""
+    head = _dumps(spec).encode("ascii")
+    return len(head).to_bytes(4, "big") + head + parsed
+
+
 def _evaluate(raw, runner):
     try:
         req = _loads(raw.decode("utf-8"))
@@ -1205,13 +1234,14 @@ def _evaluate(raw, runner):
         res = {"case": i, "input": None, "passed": False, "got": None,
                "expected": None, "error": None}
         spec = {"i": i}
+        parsed = b""
         try:
             raw_in = case["input"]
         except Exception as e:
             spec["in_err"] = _format_error(e, frames=False)
         else:
             res["input"] = raw_in
-            spec["input"] = raw_in
+            parsed = _parsed_input(raw_in, spec)
         exp = None
         try:
             raw_out = case["output"]
@@ -1229,14 +1259,13 @@ def _evaluate(raw, runner):
                 res["expected"] = raw_out
         spec["out"] = kind
         results.append(res)
-        plans.append((spec, kind, exp))
+        plans.append((_spec_bytes(spec, parsed), kind, exp))
     del cases, req["io_cases"]
 
     try:
         code_obj = compile(code, FILENAME, "exec", dont_inherit=True)
     except Exception as e:
         return _error_doc(_format_error(e, frames=False), results)
-    import marshal
     code_bytes = marshal.dumps(code_obj)
     del code_obj
 
@@ -1249,7 +1278,7 @@ def _evaluate(raw, runner):
     top_error = None
     if not plans:
         probe = {"case": -1, "passed": False, "got": None, "expected": None, "error": None}
-        rep = runner.run(_dumps({"probe": True}).encode("ascii"), timeout)
+        rep = runner.run(_spec_bytes({"probe": True}), timeout)
         if rep is None:
             top_error = "internal: the case runner stopped responding\n"
         elif _judge(rep, "probe", None, probe, mem_mb):
@@ -1259,7 +1288,7 @@ def _evaluate(raw, runner):
         if top_error is not None:
             res["error"] = top_error
             continue
-        rep = runner.run(_dumps(spec).encode("ascii"), timeout)
+        rep = runner.run(spec, timeout)
         if rep is None:
             top_error = "internal: the case runner stopped responding (at case %d)\n" % i
             res["error"] = top_error
