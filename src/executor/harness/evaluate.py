@@ -490,6 +490,16 @@ def _write_all(fd, data):
         mv = mv[os.write(fd, mv):]
 
 
+def _write_parts(fd, head, body):
+    """head then body on fd, in one write(2) when the pipe takes them: the
+    reader wakes once for a whole report, not once per part."""
+    n = os.writev(fd, [head, body])
+    if n < len(head):
+        _write_all(fd, memoryview(head)[n:])
+        n = len(head)
+    _write_all(fd, memoryview(body)[n - len(head):])
+
+
 def _read_exact(fd, n):
     """n bytes from a blocking fd, or None at end of file."""
     chunks = []
@@ -585,8 +595,7 @@ def _finish(res_w, msg):
         except BaseException:
             os._exit(EXIT_INTERNAL)
     try:
-        os.write(res_w, b"R" + len(data).to_bytes(8, "big"))
-        _write_all(res_w, data)
+        _write_parts(res_w, b"R" + len(data).to_bytes(8, "big"), data)
     except MemoryError:
         os._exit(EXIT_NO_MEMORY)
     except BaseException:
@@ -944,11 +953,12 @@ def _runner_main(ctrl_r, rep_w):
         os.close(r)
         body = _dumps(hdr).encode()
         size = payload[1] - payload[0] if payload else 0
-        _write_all(rep_w, (4 + len(body) + size).to_bytes(8, "big") +
-                   len(body).to_bytes(4, "big") + body)
-        if payload:
-            with memoryview(rbuf.b) as mv:
-                _write_all(rep_w, mv[payload[0]:payload[1]])
+        head = ((4 + len(body) + size).to_bytes(8, "big") + len(body).to_bytes(4, "big") +
+                body)
+        with memoryview(rbuf.b) as mv:
+            part = mv[payload[0]:payload[1]] if payload else mv[:0]
+            _write_parts(rep_w, head, part)
+            part.release()
         rbuf.wipe()
         if pid is not None:
             _reap(pid)
