@@ -349,6 +349,8 @@ class Stack:
         self.redis_port = redis_port
         self.n_executors = executors
         self.api_workers = api_workers
+        # nginx's kept FastCGI connections per worker process: see _write_nginx
+        self.upstream_keepalive = (api_workers - 8) // 4 if api_workers >= 24 else 0
         self.overrides = dict(overrides or {})
         self.log_level = log_level or os.environ.get("EVALD_LOG_LEVEL", "info")
         self.admin_token = None
@@ -461,14 +463,21 @@ class Stack:
                 raise StackError("%s must contain %r exactly once (found %d)"
                                  % (SITE_TEMPLATE, old, site.count(old)))
             site = site.replace(old, new)
-        # Kept FastCGI connections pin API workers (see nginx/evald.conf):
-        # a stack with few workers goes without, rather than stall.
-        if self.api_workers < 2 * 2 * 4 + 8:
-            for line in ("    keepalive 4;\n", "    keepalive_timeout 10s;\n",
-                         "        fastcgi_keep_conn on;\n"):
-                if site.count(line) != 1:
-                    raise StackError("%s must contain %r exactly once" % (SITE_TEMPLATE, line))
+        # Kept FastCGI connections pin API workers. nginx/evald.conf's rule,
+        #     api_workers >= 2 x worker_processes (2) x keepalive + 8,
+        # sizes the kept connections to the pool: a stack with few workers
+        # goes without (rather than stall), a larger one keeps as many as
+        # the rule allows (64 workers: 14).
+        lines = ("    keepalive 4;\n", "    keepalive_timeout 10s;\n",
+                 "        fastcgi_keep_conn on;\n")
+        for line in lines:
+            if site.count(line) != 1:
+                raise StackError("%s must contain %r exactly once" % (SITE_TEMPLATE, line))
+        if self.upstream_keepalive == 0:
+            for line in lines:
                 site = site.replace(line, "")
+        else:
+            site = site.replace(lines[0], "    keepalive %d;\n" % self.upstream_keepalive)
         (self.dir / "evald-site.conf").write_text(
             "# generated from nginx/evald.conf by tests/lib/stack.py\n" + site)
 
