@@ -39,7 +39,8 @@ result pipe (fd 3 of the harness) and the report pipe.
 
 import os
 import sys
-import socket
+import _socket
+import array
 import select
 import resource
 import time
@@ -77,6 +78,23 @@ class CapHeader(ctypes.Structure):
 class CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
                 ("inheritable", ctypes.c_uint32)]
+
+
+def send_fds(sock, buffers, fds):
+    """One message, with fds attached: socket.send_fds without the socket
+    module, whose enum classes alone would add about 0.7 MiB to the zygote
+    and so to every fork of it."""
+    sock.sendmsg(buffers, [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def recv_fds(sock, bufsize, maxfds):
+    """(message, [fds]) as socket.recv_fds reads them."""
+    fds = array.array("i")
+    msg, anc, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * fds.itemsize))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    return msg, list(fds)
 
 
 def check(rc, what):
@@ -160,7 +178,7 @@ def job_process(harness, prog, tmpfs, psock, split):
         mount("/run/evald/work", "/work", None, MS_BIND | MS_REC, None)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
         enter_user_namespace()
-        msg, fds, _, _ = socket.recv_fds(psock, 4096, 8)
+        msg, fds = recv_fds(psock, 4096, 8)
         if not msg:
             os._exit(0)         # the zygote went away, or discarded this one
         psock.close()
@@ -211,7 +229,7 @@ def prepare(harness, prog, tmpfs, own_pidns, split):
     """Fork the next job process into a new PID namespace, where it makes
     its namespaces and mounts while no job waits for it. Returns (pid, the
     socket its job will come on)."""
-    zs, ps = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zs, ps = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
     try:
         pid = os.fork()
@@ -240,10 +258,10 @@ def run_job(ready, limits, fds, judge_sock, devnull):
             ctrl_r, ctrl_w = os.pipe()
             rep_r, rep_w = os.pipe()
             mine += [ctrl_r, ctrl_w, rep_r, rep_w]
-            socket.send_fds(judge_sock, [b"j"], [fds[0], fds[3], ctrl_w, rep_r])
+            send_fds(judge_sock, [b"j"], [fds[0], fds[3], ctrl_w, rep_r])
             job_fds = [devnull, fds[1], fds[2], ctrl_r, rep_w]
         t0 = time.monotonic()
-        socket.send_fds(psock, [b" ".join(b"%d" % v for v in limits)], job_fds)
+        send_fds(psock, [b" ".join(b"%d" % v for v in limits)], job_fds)
         psock.close()
     except BaseException as e:
         # The zygote cannot run jobs (its judge or the prepared job process
@@ -280,7 +298,7 @@ def judge_main(harness, sock):
     try:
         libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
         while True:
-            msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
+            msg, fds = recv_fds(sock, 16, 4)
             if not msg:
                 break
             if len(fds) != 4:
@@ -322,11 +340,11 @@ def main():
     import gc
     gc.collect()
     gc.freeze()
-    sock = socket.socket(fileno=3)
+    sock = _socket.socket(fileno=3)
     judge_sock = None
     split = getattr(harness, "judge", None) is not None
     if split:
-        zs, js = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        zs, js = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         if os.fork() == 0:
             sock.close()
             zs.close()
@@ -338,7 +356,7 @@ def main():
     ready = None
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 4096, 5)
+            msg, fds = recv_fds(sock, 4096, 5)
         except OSError:
             return 0
         if not msg:
