@@ -467,6 +467,38 @@ store_cmd(const char *fmt, ...)
 	return checked(r);
 }
 
+long long
+store_incr_expire(const char *key, long long ttl_s)
+{
+	redisContext *c = store_get();
+	redisReply *r;
+	long long v = -1;
+
+	if (c == NULL)
+		return -1;
+	/* Both in one round trip. */
+	if (redisAppendCommand(c, "INCR %s", key) != REDIS_OK ||
+	    redisAppendCommand(c, "EXPIRE %s %lld", key, ttl_s) != REDIS_OK) {
+		store_reset();
+		return -1;
+	}
+	r = NULL;
+	if (redisGetReply(c, (void **)&r) != REDIS_OK)
+		r = NULL;
+	if ((r = checked(r)) == NULL)
+		return -1; /* the connection is gone, and the second reply with it */
+	if (r->type == REDIS_REPLY_INTEGER)
+		v = r->integer;
+	freeReplyObject(r);
+	r = NULL;
+	if (redisGetReply(c, (void **)&r) != REDIS_OK)
+		r = NULL;
+	if ((r = checked(r)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	return v;
+}
+
 redisReply *
 store_cmdargv(int argc, const char **argv, const size_t *lens)
 {

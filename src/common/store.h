@@ -65,6 +65,9 @@ void store_reset(void);
  * error the connection is dropped so the next call reconnects. */
 redisReply *store_cmd(const char *fmt, ...);
 redisReply *store_cmdargv(int argc, const char **argv, const size_t *lens);
+/* INCR key and EXPIRE key ttl_s in one round trip: the new value, or -1
+ * when Redis failed. */
+long long store_incr_expire(const char *key, long long ttl_s);
 /* Runs a script with EVALSHA (loading it on NOSCRIPT). argv holds KEYS then
  * ARGV. NULL when unreachable. A script error is returned as a reply of
  * type REDIS_REPLY_ERROR. */

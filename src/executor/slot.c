@@ -179,7 +179,7 @@ static int
 handle(const char *proc, int index, const char *payload, size_t plen)
 {
 	struct job j;
-	char err[300], *env;
+	char err[300], key[100], *env;
 	size_t elen;
 	const char *status = "internal_error";
 	redisReply *r;
@@ -195,14 +195,10 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		return 0;
 	}
 	log_set_id(j.id);
-	r = store_cmd("INCR " KEY_PREFIX "tries:%s", j.id);
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-		tries = r->integer;
-	if (r)
-		freeReplyObject(r);
-	r = store_cmd("EXPIRE " KEY_PREFIX "tries:%s %lld", j.id, (long long)cfg.result_ttl_s);
-	if (r)
-		freeReplyObject(r);
+	snprintf(key, sizeof key, KEY_PREFIX "tries:%s", j.id);
+	tries = store_incr_expire(key, (long long)cfg.result_ttl_s);
+	if (tries < 0)
+		tries = 0; /* the store failed: the job runs, and fails or is handed back */
 	if (tries > cfg.job_max_tries) {
 		snprintf(err, sizeof err, "the job was tried %lld times and never finished",
 		         tries - 1);
