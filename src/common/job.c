@@ -1,6 +1,7 @@
 #include "common/job.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -10,28 +11,64 @@
 #include "common/path.h"
 #include "common/util.h"
 
+/* Random bytes for ids, drawn from the kernel's generator 4 KiB at a time
+ * (one getrandom(2) per 256 ids; libuuid's uuid_generate_random() made six
+ * system calls and reseeded random(3) for every id, and every request
+ * needs one or two). A forked child starts with an empty pool
+ * (pthread_atfork), so no two processes hand out the same bytes. evald's
+ * processes are single-threaded. */
+static unsigned char id_pool[4096];
+static size_t id_pool_left;
+static int id_pool_hooked;
+
+static void
+id_pool_forget(void)
+{
+	explicit_bzero(id_pool, sizeof id_pool);
+	id_pool_left = 0;
+}
+
+static int
+id_pool_take(unsigned char *out, size_t n)
+{
+	unsigned char *p;
+
+	if (!id_pool_hooked) {
+		if (pthread_atfork(NULL, NULL, id_pool_forget) != 0)
+			return -1;
+		id_pool_hooked = 1;
+	}
+	if (id_pool_left < n) {
+		size_t got = 0;
+		while (got < sizeof id_pool) {
+			ssize_t k = getrandom(id_pool + got, sizeof id_pool - got, 0);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return -1;
+			got += (size_t)k;
+		}
+		id_pool_left = sizeof id_pool;
+	}
+	p = id_pool + sizeof id_pool - id_pool_left;
+	memcpy(out, p, n);
+	explicit_bzero(p, n); /* handed out once */
+	id_pool_left -= n;
+	return 0;
+}
+
 void
 job_new_id(char id[JOB_ID_LEN + 1])
 {
 	uuid_t u;
-	size_t got = 0;
 
-	/* A version 4 UUID from the kernel's generator: one getrandom(2),
-	 * where libuuid's uuid_generate_random() makes six system calls and
-	 * reseeds random(3) for every id (every request needs one or two). */
-	while (got < sizeof u) {
-		ssize_t n = getrandom(u + got, sizeof u - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			uuid_generate_random(u);
-			uuid_unparse_lower(u, id);
-			return;
-		}
-		got += (size_t)n;
+	if (id_pool_take(u, sizeof u) < 0) {
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, id);
+		return;
 	}
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 1 */
 	uuid_unparse_lower(u, id);
 }
 

@@ -1,5 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/job.h"
 #include "common/jsonx.h"
@@ -28,6 +30,30 @@ main(void)
 			differ = strcmp(other, j.id) != 0 && other[14] == '4';
 		}
 		ok(differ, "a thousand more ids are new ones");
+	}
+	{
+		/* The ids come from a pool of random bytes: a forked child must not
+		 * hand out the bytes its parent hands out next. */
+		char mine[JOB_ID_LEN + 1], theirs[JOB_ID_LEN + 1] = "";
+		int fd[2];
+		pid_t pid;
+
+		job_new_id(mine); /* the pool is full now */
+		if (pipe(fd) == 0 && (pid = fork()) >= 0) {
+			if (pid == 0) {
+				job_new_id(theirs);
+				_exit(write(fd[1], theirs, JOB_ID_LEN) == JOB_ID_LEN ? 0 : 1);
+			}
+			close(fd[1]);
+			if (read(fd[0], theirs, JOB_ID_LEN) != JOB_ID_LEN)
+				theirs[0] = '\0';
+			theirs[JOB_ID_LEN] = '\0';
+			close(fd[0]);
+			waitpid(pid, NULL, 0);
+		}
+		job_new_id(mine);
+		ok(strlen(theirs) == 36 && strcmp(mine, theirs) != 0,
+		   "a forked child draws ids of its own: %s, parent %s", theirs, mine);
 	}
 	j.kind = JOB_RUN;
 	j.created_ms = 123;
