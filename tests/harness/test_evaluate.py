@@ -719,6 +719,20 @@ def test_many_cases(tmp_path):
     assert [x["passed"] for x in c] == [i != 17 for i in range(40)]
 
 
+def test_input_parsed_by_the_judge_or_the_case_alike(tmp_path):
+    # Inputs up to 64 KiB are parsed by the judge (the case process gets the
+    # values, marshalled); longer ones by the case process. Same values.
+    value = "[1, -2, (2.5, None, True), {'k': b'v', 3: 'x'}, 3j, {4}, set(), '\\u00e9']"
+    code = "def f(x):\n    return repr(x) + ' ' + repr([type(v).__name__ for v in x])\n"
+    want = repr(eval(value)) + " " + repr([type(v).__name__ for v in eval(value)])
+    short = "x=" + value
+    padded = "x=" + " " * (70 << 10) + value
+    doc = evaluate(tmp_path, code, "f", [{"input": short, "output": repr(want)},
+                                         {"input": padded, "output": repr(want)}])
+    assert [c["got"] for c in doc["case_results"]] == [want, want], doc
+    assert doc["passed"] is True
+
+
 def test_large_values_round_trip(tmp_path):
     n = 200000
     c = one(tmp_path, "def f(xs):\n    return sorted(xs)\n", "f",

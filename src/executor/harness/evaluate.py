@@ -71,6 +71,7 @@ MAX_REPR_CHARS = 1 << 20
 MAX_DEPTH = 201                   # deeper than any literal (the parser stops at 200)
 AS_MARGIN = 32 << 20              # address space the harness takes back after a MemoryError
 RUNNER_SLACK_S = 30.0             # how long the master waits beyond the case limit
+PARSE_IN_JUDGE_MAX = 64 << 10     # longer inputs are parsed by the case process
 
 EXIT_SEND_FAILED = 120            # case process: its result pipe was gone
 EXIT_NO_MEMORY = 121              # case process: out of memory while reporting
@@ -1195,8 +1196,13 @@ def _error_doc(why, results=()):
 def _parsed_input(raw_in, spec):
     """Parse a case's input here, in the judge, where the parser is warm,
     rather than in a freshly forked case process: the marshalled (kind,
-    value), or spec["in_err"] set and b"". A value marshal cannot carry
-    goes as text, for the case process to parse."""
+    value), or spec["in_err"] set and b"". A long input (its parse can take
+    seconds and a gigabyte: a million-element list does) or a value marshal
+    cannot carry goes as text, for the case process to parse within the
+    case's own time limit, as before."""
+    if type(raw_in) is str and len(raw_in) > PARSE_IN_JUDGE_MAX:
+        spec["input"] = raw_in
+        return b""
     try:
         parsed = _parse_input(raw_in)
     except Exception as e:
