@@ -17,8 +17,9 @@ straight from the warm zygote, with nothing in between. The job process
     /proc (hidepid=2) and binds the job's work directory (written by init)
     onto /work, then enters a user namespace of its own, so it holds no
     capability over those mounts or anything of the zygote's,
-  - applies the job's rlimits, drops every capability, sets no_new_privs,
-    loads the seccomp filter the executor compiled, and runs the harness.
+  - drops every capability, sets no_new_privs and loads the seccomp filter
+    the executor compiled, all before its job arrives,
+  - applies the job's rlimits and runs the harness.
 
 The zygote holds the job's wall-clock limit (killing PID 1 ends the job's
 namespace) and reports how the job process ended to init: "wstatus
@@ -162,8 +163,9 @@ def enter_user_namespace():
 
 def job_process(harness, prog, tmpfs, psock, split):
     """PID 1 of the job's namespace, made before its job arrives: its own
-    namespaces and mounts; then, once the zygote hands it the job (limits
-    and descriptors on psock), lock itself down and run the harness (or,
+    namespaces and mounts, locked down (no capability, no_new_privs, the
+    seccomp filter); then, once the zygote hands it the job (limits and
+    descriptors on psock), apply the job's limits and run the harness (or,
     split, the harness's runner half on fds 3 and 4). Never returns."""
     code = 0
     try:
@@ -181,6 +183,25 @@ def job_process(harness, prog, tmpfs, psock, split):
         mount("/run/evald/work", "/work", None, MS_BIND | MS_REC, None)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
         enter_user_namespace()
+        # Locked down before the job arrives, since none of this depends on
+        # the job: every capability gone, no_new_privs, the seccomp filter,
+        # the sandbox's environment. Redis hands each job to the slot that
+        # has waited longest, so with more than one slot this runs while
+        # the others take the next jobs (0.5 ms off each job's path).
+        for cap in range(64):
+            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                if ctypes.get_errno() == 22:
+                    break       # past the last capability this kernel has
+                check(-1, "PR_CAPBSET_DROP")
+        hdr, data = CapHeader(0x20080522, 0), (CapData * 2)()
+        check(libc.capset(ctypes.byref(hdr), data), "capset")
+        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog[1]), 0, 0),
+              "seccomp")
+        os.environ.clear()
+        os.environ.update({"PATH": "/run/evald/bin:/usr/bin:/bin", "HOME": "/work",
+                           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
+                           "USER": "sandbox"})
         msg, fds = recv_fds(psock, 4096, 8)
         if not msg:
             os._exit(0)         # the zygote went away, or discarded this one
@@ -200,21 +221,7 @@ def job_process(harness, prog, tmpfs, psock, split):
                        (resource.RLIMIT_CORE, 0), (resource.RLIMIT_MEMLOCK, 0),
                        (resource.RLIMIT_MSGQUEUE, 0)):
             resource.setrlimit(res, (v, v))
-        for cap in range(64):
-            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-                if ctypes.get_errno() == 22:
-                    break       # past the last capability this kernel has
-                check(-1, "PR_CAPBSET_DROP")
-        hdr, data = CapHeader(0x20080522, 0), (CapData * 2)()
-        check(libc.capset(ctypes.byref(hdr), data), "capset")
-        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog[1]), 0, 0),
-              "seccomp")
         os.chdir("/work")
-        os.environ.clear()
-        os.environ.update({"PATH": "/run/evald/bin:/usr/bin:/bin", "HOME": "/work",
-                           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
-                           "USER": "sandbox"})
         if split:
             code = harness.runner(3, 4)
         else:
