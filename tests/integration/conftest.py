@@ -59,12 +59,31 @@ def _start(name, **kw):
     return st
 
 
+def zygote_failures(st):
+    """The executor log lines where a slot gave up its zygote. The job still
+    ran, in a one-shot sandbox, so no test of an answer notices: a zygote
+    that fails on every job would pass every other test."""
+    bad = []
+    for i in range(st.n_executors):
+        path = st.log_path("executor%d" % i)
+        if path.exists():
+            bad += [l for l in path.read_text(errors="replace").splitlines()
+                    if "zygote sandbox:" in l]
+    return bad
+
+
 @pytest.fixture(scope="session")
 def stack(request):
-    """The shared stack: anonymous REPL on loopback, small limits."""
+    """The shared stack: anonymous REPL on loopback, small limits. No slot
+    of it may give up its zygote while the tests run."""
     st = _start("main", executors=2, api_workers=8, overrides=MAIN_OVERRIDES)
     yield st
+    bad = zygote_failures(st)
     st.stop()
+    if bad:
+        _kept_dirs.append(str(st.dir))
+        pytest.fail("the shared stack's slots gave up their zygote %d times (the jobs ran in "
+                    "one-shot sandboxes instead); last: %s" % (len(bad), bad[-1]), pytrace=False)
     _keep_or_remove(request, st)
 
 
