@@ -493,9 +493,9 @@ store_incr_expire(const char *key, long long ttl_s)
 	r = NULL;
 	if (redisGetReply(c, (void **)&r) != REDIS_OK)
 		r = NULL;
-	if ((r = checked(r)) == NULL)
-		return -1;
-	freeReplyObject(r);
+	/* A failed EXPIRE still leaves the count that INCR made. */
+	if ((r = checked(r)) != NULL)
+		freeReplyObject(r);
 	return v;
 }
 

@@ -66,7 +66,7 @@ void store_reset(void);
 redisReply *store_cmd(const char *fmt, ...);
 redisReply *store_cmdargv(int argc, const char **argv, const size_t *lens);
 /* INCR key and EXPIRE key ttl_s in one round trip: the new value, or -1
- * when Redis failed. */
+ * when the INCR failed. */
 long long store_incr_expire(const char *key, long long ttl_s);
 /* Runs a script with EVALSHA (loading it on NOSCRIPT). argv holds KEYS then
  * ARGV. NULL when unreachable. A script error is returned as a reply of
