@@ -468,34 +468,44 @@ store_cmd(const char *fmt, ...)
 }
 
 long long
-store_incr_expire(const char *key, long long ttl_s)
+store_incr_expire(const char *key, long long ttl_s, const char *also, redisReply **also_reply)
 {
 	redisContext *c = store_get();
-	redisReply *r;
+	redisReply *rep[3] = {NULL, NULL, NULL};
+	int n = also != NULL ? 3 : 2;
 	long long v = -1;
 
+	if (also_reply)
+		*also_reply = NULL;
 	if (c == NULL)
 		return -1;
-	/* Both in one round trip. */
+	/* All in one round trip. */
 	if (redisAppendCommand(c, "INCR %s", key) != REDIS_OK ||
-	    redisAppendCommand(c, "EXPIRE %s %lld", key, ttl_s) != REDIS_OK) {
+	    redisAppendCommand(c, "EXPIRE %s %lld", key, ttl_s) != REDIS_OK ||
+	    (also != NULL && redisAppendCommand(c, "HGETALL %s", also) != REDIS_OK)) {
 		store_reset();
 		return -1;
 	}
-	r = NULL;
-	if (redisGetReply(c, (void **)&r) != REDIS_OK)
-		r = NULL;
-	if ((r = checked(r)) == NULL)
-		return -1; /* the connection is gone, and the second reply with it */
-	if (r->type == REDIS_REPLY_INTEGER)
-		v = r->integer;
-	freeReplyObject(r);
-	r = NULL;
-	if (redisGetReply(c, (void **)&r) != REDIS_OK)
-		r = NULL;
+	/* Every reply is read, also after one that failed (LOADING), so that
+	 * none is left for the next command; a broken connection ends it. */
+	for (int i = 0; i < n; i++) {
+		void *raw = NULL;
+		int gone = redisGetReply(c, &raw) != REDIS_OK || raw == NULL;
+
+		rep[i] = checked(raw);
+		if (gone)
+			break;
+	}
 	/* A failed EXPIRE still leaves the count that INCR made. */
-	if ((r = checked(r)) != NULL)
-		freeReplyObject(r);
+	if (rep[0] != NULL && rep[0]->type == REDIS_REPLY_INTEGER)
+		v = rep[0]->integer;
+	for (int i = 0; i < 2; i++)
+		if (rep[i])
+			freeReplyObject(rep[i]);
+	if (also_reply)
+		*also_reply = rep[2];
+	else if (rep[2])
+		freeReplyObject(rep[2]);
 	return v;
 }
 

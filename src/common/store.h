@@ -65,9 +65,11 @@ void store_reset(void);
  * error the connection is dropped so the next call reconnects. */
 redisReply *store_cmd(const char *fmt, ...);
 redisReply *store_cmdargv(int argc, const char **argv, const size_t *lens);
-/* INCR key and EXPIRE key ttl_s in one round trip: the new value, or -1
- * when the INCR failed. */
-long long store_incr_expire(const char *key, long long ttl_s);
+/* INCR key and EXPIRE key ttl_s, and HGETALL also unless it is NULL, in one
+ * round trip: the new value, or -1 when the INCR failed. *also_reply is the
+ * HGETALL's reply (the caller frees it), or NULL when that failed. */
+long long store_incr_expire(const char *key, long long ttl_s, const char *also,
+                            redisReply **also_reply);
 /* Runs a script with EVALSHA (loading it on NOSCRIPT). argv holds KEYS then
  * ARGV. NULL when unreachable. A script error is returned as a reply of
  * type REDIS_REPLY_ERROR. */

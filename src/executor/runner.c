@@ -97,12 +97,13 @@ runner_init(void)
 	free(path);
 }
 
-/* Fetches a session's entries. Returns 0 (a missing session is empty), or
- * -1 when Redis fails. */
+/* A session's entries, from got (its HGETALL reply, read with the job's try
+ * count; freed here) or, when got is NULL, read now. Returns 0 (a missing
+ * session is empty), or -1 when Redis fails. */
 static int
-session_fetch(const char *id, struct sb_file **out, size_t *n)
+session_fetch(const char *id, redisReply *got, struct sb_file **out, size_t *n)
 {
-	redisReply *r = store_cmd("HGETALL " KEY_PREFIX "sess:%s", id);
+	redisReply *r = got != NULL ? got : store_cmd("HGETALL " KEY_PREFIX "sess:%s", id);
 	struct sb_file *f;
 	size_t count = 0;
 
@@ -420,7 +421,7 @@ run_warm(struct sandbox **zy, struct sandbox **ready, const struct sandbox_spec 
 }
 
 static char *
-run_job(const struct job *j, int slot, size_t *len, const char **status)
+run_job(const struct job *j, int slot, redisReply *sess, size_t *len, const char **status)
 {
 	const char *argv[] = {"/bin/sh", "-c", j->cmd, NULL};
 	struct sandbox_spec spec;
@@ -431,7 +432,7 @@ run_job(const struct job *j, int slot, size_t *len, const char **status)
 	char *env;
 	int saved = 0;
 
-	if (session_fetch(j->session, &files, &nfiles) < 0) {
+	if (session_fetch(j->session, sess, &files, &nfiles) < 0) {
 		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the session", len);
@@ -512,7 +513,7 @@ eval_all_failed(const struct job *j, const char *why)
 }
 
 static char *
-evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
+evaluate_job(const struct job *j, int slot, redisReply *sess, size_t *len, const char **status)
 {
 	struct sandbox_spec spec;
 	struct sandbox_result res;
@@ -524,7 +525,7 @@ evaluate_job(const struct job *j, int slot, size_t *len, const char **status)
 	char why[300];
 	int raw_ok = 0;
 
-	if (j->session != NULL && session_fetch(j->session, &files, &nfiles) < 0) {
+	if (j->session != NULL && session_fetch(j->session, sess, &files, &nfiles) < 0) {
 		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the session", len);
@@ -601,7 +602,7 @@ runner_evaluate(const struct job *j, int slot, size_t *blen)
 {
 	size_t len;
 	const char *status, *b;
-	char *env = evaluate_job(j, slot, &len, &status), *out = NULL;
+	char *env = evaluate_job(j, slot, NULL, &len, &status), *out = NULL;
 
 	if ((b = job_envelope_body(env, len, blen)) != NULL)
 		out = xstrndup(b, *blen);
@@ -645,7 +646,7 @@ runner_probe(char *err, size_t errlen)
 	j.case_timeout_s = 10;
 	j.case_memory_mb = 256;
 	runner_prepare(0);
-	env = evaluate_job(&j, 0, &len, &status);
+	env = evaluate_job(&j, 0, NULL, &len, &status);
 	ok = strstr(env, "\"passed\":true") != NULL;
 	if (!ok)
 		snprintf(err, errlen, "a probe evaluation did not pass: %.200s", env);
@@ -656,7 +657,7 @@ runner_probe(char *err, size_t errlen)
 }
 
 char *
-runner_run(const struct job *j, int slot, size_t *len, const char **status)
+runner_run(const struct job *j, int slot, redisReply *sess, size_t *len, const char **status)
 {
 	char err[256];
 
@@ -668,8 +669,10 @@ runner_run(const struct job *j, int slot, size_t *len, const char **status)
 		zyg = NULL;
 	}
 	if (j->kind == JOB_RUN)
-		return run_job(j, slot, len, status);
+		return run_job(j, slot, sess, len, status);
+	if (sess != NULL && j->session == NULL)
+		freeReplyObject(sess);
 	if (j->kind == JOB_GRADE)
 		return grade_job(j, slot, len, status);
-	return evaluate_job(j, slot, len, status);
+	return evaluate_job(j, slot, j->session != NULL ? sess : NULL, len, status);
 }

@@ -4,6 +4,7 @@
 #ifndef EVALD_RUNNER_H
 #define EVALD_RUNNER_H
 
+#include <hiredis/hiredis.h>
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,9 +21,11 @@ void runner_discard(void);
 /* Runs one evaluation end to end (zygote or one-shot, as configured).
  * Returns 0 when it passed, else -1 with err set. */
 int runner_probe(char *err, size_t errlen);
-/* Runs j in slot's sandbox. Returns the malloc'd result envelope; *status is
- * set to the verdict's name for metrics. */
-char *runner_run(const struct job *j, int slot, size_t *len, const char **status);
+/* Runs j in slot's sandbox. sess is the HGETALL reply of j's session, read
+ * with its try count (runner_run frees it), or NULL to read it here. Returns
+ * the malloc'd result envelope; *status is set to the verdict's name for
+ * metrics. */
+char *runner_run(const struct job *j, int slot, redisReply *sess, size_t *len, const char **status);
 /* The *status of a job that did not run because the store failed before it
  * could (reading its session, say): the slot hands it back to the queue
  * instead of publishing an answer. */

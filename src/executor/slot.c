@@ -179,10 +179,10 @@ static int
 handle(const char *proc, int index, const char *payload, size_t plen)
 {
 	struct job j;
-	char err[300], key[100], *env;
+	char err[300], key[100], skey[200], *env;
 	size_t elen;
 	const char *status = "internal_error";
-	redisReply *r;
+	redisReply *r, *sess = NULL;
 	long long tries = 0;
 	int rc = 0;
 
@@ -196,7 +196,11 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 	}
 	log_set_id(j.id);
 	snprintf(key, sizeof key, KEY_PREFIX "tries:%s", j.id);
-	tries = store_incr_expire(key, (long long)cfg.result_ttl_s);
+	/* The session's files come in the same round trip. */
+	if (j.session != NULL)
+		snprintf(skey, sizeof skey, KEY_PREFIX "sess:%s", j.session);
+	tries = store_incr_expire(key, (long long)cfg.result_ttl_s, j.session != NULL ? skey : NULL,
+	                          &sess);
 	if (tries < 0)
 		tries = 0; /* the store failed: the job runs, and fails or is handed back */
 	if (tries > cfg.job_max_tries) {
@@ -211,9 +215,11 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		r = store_cmd("LTRIM " KEY_PREFIX "dead 0 999");
 		if (r)
 			freeReplyObject(r);
+		if (sess)
+			freeReplyObject(sess);
 	} else {
 		int64_t t0 = now_mono_ms();
-		env = runner_run(&j, index, &elen, &status);
+		env = runner_run(&j, index, sess, &elen, &status);
 		log_debug("%s job done: %s in %lld ms", job_kind_name(j.kind), status,
 		          (long long)(now_mono_ms() - t0));
 	}
