@@ -57,6 +57,21 @@ read_str(const char *dir, const char *file, char *out, size_t n)
 	return 0;
 }
 
+/* Reads file in dir, through fd (at offset 0) when it is open. */
+static int
+read_str_at(int fd, const char *dir, const char *file, char *out, size_t n)
+{
+	ssize_t got;
+
+	if (fd < 0)
+		return read_str(dir, file, out, n);
+	got = pread(fd, out, n - 1, 0);
+	if (got < 0)
+		return -1;
+	out[got] = '\0';
+	return 0;
+}
+
 /* Our own group in a hierarchy: the path after "<id>:<name>:" in
  * /proc/self/cgroup. */
 static int
@@ -127,7 +142,8 @@ cgroup_init(char *why, size_t whylen)
 			/* CPU bandwidth where the cpu controller is there too */
 			if (access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", F_OK) == 0 &&
 			    own_path("cpu", own, sizeof own) == 0) {
-				snprintf(cpu_root, sizeof cpu_root, "/sys/fs/cgroup/cpu%s/evald", own);
+				snprintf(cpu_root, sizeof cpu_root, "/sys/fs/cgroup/cpu%s/evald",
+				         own);
 				if (mkdir(cpu_root, 0755) == 0 || errno == EEXIST)
 					sweep(cpu_root);
 				else
@@ -150,7 +166,8 @@ cgroup_init(char *why, size_t whylen)
 		    write_str(mem_root, "cgroup.subtree_control", "+memory +pids") == 0) {
 			sweep(mem_root);
 			/* CPU bandwidth too, where delegated */
-			if (strstr(buf, "cpu") && write_str(parent, "cgroup.subtree_control", "+cpu") == 0 &&
+			if (strstr(buf, "cpu") &&
+			    write_str(parent, "cgroup.subtree_control", "+cpu") == 0 &&
 			    write_str(mem_root, "cgroup.subtree_control", "+cpu") == 0)
 				snprintf(cpu_root, sizeof cpu_root, "%s", mem_root);
 			active = is_v2 = 1;
@@ -162,6 +179,32 @@ cgroup_init(char *why, size_t whylen)
 	}
 	snprintf(why, whylen, "no cgroup memory and pids controllers are mounted");
 	return 0;
+}
+
+static void
+open_files(struct cgroup *cg)
+{
+	char path[600];
+
+	snprintf(path, sizeof path, "%s/%s", cg->mem,
+	         cg->v2 ? "memory.events" : "memory.oom_control");
+	cg->oom_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof path, "%s/%s", cg->mem,
+	         cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+	cg->peak_fd = open(path, (cg->v2 ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	cg->files_open = 1;
+}
+
+void
+cgroup_close_files(struct cgroup *cg)
+{
+	if (!cg->files_open)
+		return;
+	if (cg->oom_fd >= 0)
+		close(cg->oom_fd);
+	if (cg->peak_fd >= 0)
+		close(cg->peak_fd);
+	cg->files_open = 0;
 }
 
 int
@@ -193,6 +236,7 @@ cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids, int6
 		snprintf(val, sizeof val, "%d", (int)pid);
 		if (write_str(cg->mem, "cgroup.procs", val) < 0)
 			goto fail;
+		open_files(cg);
 		return 0;
 	}
 	if (write_str(cg->mem, "memory.limit_in_bytes", val) < 0)
@@ -208,7 +252,8 @@ cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids, int6
 	if (cpu_root[0]) {
 		snprintf(cg->cpu, sizeof cg->cpu, "%s/%s", cpu_root, name);
 		snprintf(val, sizeof val, "%lld", (long long)cpus * 100000);
-		if (mkdir(cg->cpu, 0755) < 0 || write_str(cg->cpu, "cpu.cfs_period_us", "100000") < 0 ||
+		if (mkdir(cg->cpu, 0755) < 0 ||
+		    write_str(cg->cpu, "cpu.cfs_period_us", "100000") < 0 ||
 		    write_str(cg->cpu, "cpu.cfs_quota_us", val) < 0)
 			goto fail;
 	}
@@ -217,6 +262,7 @@ cgroup_enter(struct cgroup *cg, pid_t pid, int64_t mem_bytes, int64_t pids, int6
 	    write_str(cg->pids, "cgroup.procs", val) < 0 ||
 	    (cg->cpu[0] && write_str(cg->cpu, "cgroup.procs", val) < 0))
 		goto fail;
+	open_files(cg);
 	return 0;
 fail:
 	log_warn("cgroup %s", cg->mem);
@@ -227,7 +273,11 @@ fail:
 void
 cgroup_reset_peak(const struct cgroup *cg)
 {
-	if (cg->mem[0] && !cg->v2)
+	if (cg->mem[0] == '\0' || cg->v2)
+		return;
+	if (cg->files_open && cg->peak_fd >= 0)
+		(void)pwrite(cg->peak_fd, "0", 1, 0);
+	else
 		(void)write_str(cg->mem, "memory.max_usage_in_bytes", "0");
 }
 
@@ -237,7 +287,8 @@ cgroup_oom_count(const struct cgroup *cg)
 	char buf[1024], *p;
 
 	if (cg->mem[0] == '\0' ||
-	    read_str(cg->mem, cg->v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0)
+	    read_str_at(cg->files_open ? cg->oom_fd : -1, cg->mem,
+	                cg->v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0)
 		return 0;
 	p = strstr(buf, "oom_kill ");
 	return p != NULL ? atoll(p + 9) : 0;
@@ -249,8 +300,8 @@ cgroup_peak_kb(const struct cgroup *cg)
 	char buf[64];
 
 	if (cg->mem[0] == '\0' ||
-	    read_str(cg->mem, cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes", buf,
-	        sizeof buf) < 0)
+	    read_str_at(cg->files_open ? cg->peak_fd : -1, cg->mem,
+	                cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes", buf, sizeof buf) < 0)
 		return -1;
 	return atoll(buf) / 1024;
 }
@@ -258,6 +309,7 @@ cgroup_peak_kb(const struct cgroup *cg)
 int
 cgroup_try_remove(struct cgroup *cg)
 {
+	cgroup_close_files(cg);
 	if (cg->mem[0] && rmdir(cg->mem) < 0 && errno == EBUSY)
 		return -1;
 	cg->mem[0] = '\0';
@@ -273,6 +325,7 @@ cgroup_try_remove(struct cgroup *cg)
 void
 cgroup_remove(struct cgroup *cg)
 {
+	cgroup_close_files(cg);
 	for (int i = 0; i < 50; i++) {
 		int busy = 0;
 		if (cg->mem[0] && rmdir(cg->mem) < 0 && errno == EBUSY)

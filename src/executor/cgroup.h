@@ -13,6 +13,10 @@ struct cgroup {
 	char pids[512]; /* v1 pids dir; empty on v2 */
 	char cpu[512];  /* v1 cpu dir, when that controller is there */
 	int v2;
+	/* The files read or written around every job, kept open from the
+	 * group's making (no walk down the cgroup tree on a job's path):
+	 * valid while files_open. */
+	int files_open, oom_fd, peak_fd;
 };
 
 /* Finds the controllers and makes evald's parent groups. Returns 1 when
@@ -31,6 +35,8 @@ int64_t cgroup_peak_kb(const struct cgroup *cg);
 void cgroup_reset_peak(const struct cgroup *cg);
 /* The kernel's count of processes it killed in the group for memory. */
 int64_t cgroup_oom_count(const struct cgroup *cg);
+/* Closes the files the group keeps open (removing it does too). */
+void cgroup_close_files(struct cgroup *cg);
 /* Removes the group if it is empty: 0, or -1 while it is still busy. */
 int cgroup_try_remove(struct cgroup *cg);
 /* Removes the group; its processes must be gone. */
