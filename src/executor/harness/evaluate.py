@@ -28,9 +28,11 @@ Processes
           holds no case data. For each case the master sends it that case's
           input, and its output only when that is an expression to evaluate
           in the code's globals; the runner forks a case process, holds the
-          per-case wall limit, SIGKILLs the case's process group, reaps it and
-          relays its report. Buffers that held one case's data are zeroed
-          before the next case process is forked.
+          per-case wall limit, SIGKILLs the case's process group and relays
+          its report. The next case process is forked while the last one
+          exits, and runs nothing of the code until the runner has reaped
+          it. Buffers that held one case's data are zeroed before the next
+          case process is forked.
   case    a fork of the runner: closes every harness descriptor but its own
           result pipe, stdin reads /dev/null, RLIMIT_CPU = ceil(limit) + 1 s,
           RLIMIT_AS = case_memory_mb (hard limit 32 MiB above, which the
@@ -821,17 +823,19 @@ def _runner_main(ctrl_r, rep_w):
     del setup
     timeout = cfg["timeout"]
 
-    read, readv, writev, close, pipe, fork = (os.read, os.readv, os.writev, os.close,
-                                              os.pipe, os.fork)
+    read, readv, write, writev, close, pipe, fork = (os.read, os.readv, os.write, os.writev,
+                                                     os.close, os.pipe, os.fork)
     setpgid, killpg, kill, waitpid, waitid = (os.setpgid, os.killpg, os.kill, os.waitpid,
                                               os.waitid)
     WIFSIGNALED, WTERMSIG, WIFEXITED, WEXITSTATUS = (os.WIFSIGNALED, os.WTERMSIG,
                                                      os.WIFEXITED, os.WEXITSTATUS)
-    P_PID, WAIT_FLAGS = os.P_PID, os.WEXITED | os.WNOHANG | os.WNOWAIT
+    P_PID, WNOHANG = os.P_PID, os.WNOHANG
+    WAIT_FLAGS = os.WEXITED | WNOHANG | os.WNOWAIT
     select_, frombytes, hdr_fmt, json_bool = select.select, int.from_bytes, _HDR, _JSON_BOOL
     buf = bytearray(4096)           # the spec of the case being forked
     rb = bytearray(1 << 16)         # what the case process reports
     rn = 0
+    prev = 0                        # the last case's process, to reap
     while True:
         head = b""
         while len(head) < 8:
@@ -846,13 +850,20 @@ def _runner_main(ctrl_r, rep_w):
         if not _readinto_exact(ctrl_r, buf, n):
             return
         r, w = pipe()
-        start = monotonic()
+        # While the last case's process still exits, this one is forked
+        # but held on a pipe: it runs none of the code until the last is
+        # reaped (its memory freed, its pid gone from every count).
+        gr, gw = pipe() if prev else (-1, -1)
         try:
             pid = fork()
         except OSError as e:
             buf[:n] = bytes(n)
-            close(r)
-            close(w)
+            for fd in (r, w, gr, gw):
+                if fd >= 0:
+                    close(fd)
+            if prev:
+                _reap(prev)
+                prev = 0
             body = _dumps({"fork_error": str(e)}).encode()
             _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
             continue
@@ -863,6 +874,11 @@ def _runner_main(ctrl_r, rep_w):
                 close(rep_w)
                 spec = bytes(buf[:n])
                 buf[:] = bytes(len(buf))
+                if gr >= 0:
+                    close(gw)
+                    if not read(gr, 1):
+                        os._exit(0)
+                    close(gr)
                 _case_main(spec, cfg, code_obj, w)
             finally:
                 os._exit(EXIT_INTERNAL)
@@ -872,6 +888,16 @@ def _runner_main(ctrl_r, rep_w):
             setpgid(pid, pid)
         except OSError:
             pass
+        if prev:
+            close(gr)
+            _reap(prev)
+            prev = 0
+            try:
+                write(gw, b"g")
+            except OSError:
+                pass                # it is gone: how it ended is its verdict
+            close(gw)
+        start = monotonic()
 
         # Collect the report: "M" once the module ran, then "R", its size
         # (8 bytes) and the JSON, all within the case's wall limit.
@@ -965,10 +991,19 @@ def _runner_main(ctrl_r, rep_w):
         rb[:rn] = bytes(rn)             # nor this report
         rn = 0
         if pid:
+            # reaped now if it is gone; else while the next case is forked
             try:
-                waitpid(pid, 0)
+                if not waitpid(pid, WNOHANG)[0]:
+                    prev = pid
             except ChildProcessError:
                 pass
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 class _Runner:
