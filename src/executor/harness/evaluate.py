@@ -857,14 +857,25 @@ def _runner_main(ctrl_r, rep_w):
         try:
             pid = fork()
         except OSError as e:
+            pid = -1
+            err = e
+        if pid < 0 and prev:
+            # The last case's process (or what it left) may be what this
+            # fork ran out of (RLIMIT_NPROC): reap it, then fork again.
+            close(gr)
+            close(gw)
+            gr = gw = -1
+            _reap(prev)
+            prev = 0
+            try:
+                pid = fork()
+            except OSError as e:
+                err = e
+        if pid < 0:
             buf[:n] = bytes(n)
-            for fd in (r, w, gr, gw):
-                if fd >= 0:
-                    close(fd)
-            if prev:
-                _reap(prev)
-                prev = 0
-            body = _dumps({"fork_error": str(e)}).encode()
+            close(r)
+            close(w)
+            body = _dumps({"fork_error": str(err)}).encode()
             _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
             continue
         if pid == 0:
