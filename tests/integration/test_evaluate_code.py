@@ -48,6 +48,30 @@ def test_failing_case_fails_the_whole(api):
     assert c[1]["error"] is None
 
 
+def test_module_failing_only_in_a_later_case_fails_every_case_from_there(api):
+    """The module runs afresh in each case; here its second run raises (the
+    job's /tmp, shared by its cases, counts the runs). The first case
+    passes; the second and every later one fail with that error, also the
+    cases whose spec the master had already sent while the second ran; the
+    slot then serves the next evaluation as usual."""
+    code = ("import os\n"
+            "n = len(os.listdir('/tmp'))\n"
+            "open('/tmp/run%d' % n, 'w').close()\n"
+            "if n == 1:\n"
+            "    raise RuntimeError('the second run')\n"
+            "def f(x):\n"
+            "    return x\n")
+    for _ in range(2):
+        body = api.evaluate(code, "f", [{"input": str(i), "output": str(i)} for i in range(5)])
+        c = cases_of(body, 5)
+        assert c[0]["passed"] is True and c[0]["error"] is None, body
+        for r in c[1:]:
+            assert r["passed"] is False, body
+            assert r["error"].startswith("RuntimeError: the second run"), body
+        assert body["passed"] is False and body["error"].startswith("RuntimeError"), body
+    assert api.evaluate(ADD, "add", [{"input": "a=1, b=2", "output": "3"}])["passed"] is True
+
+
 def test_language_python_explicit(api):
     body = api.evaluate(ADD, "add", [{"input": "a=1, b=2", "output": "3"}], language="python")
     assert body["passed"] is True

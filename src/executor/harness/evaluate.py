@@ -26,8 +26,9 @@ Processes
           descends from a copy of it that has seen the request.
   runner  forked by the master before the request is read, so its memory
           holds no case data. For each case the master sends it that case's
-          input, and its output only when that is an expression to evaluate
-          in the code's globals; the runner forks a case process, holds the
+          input (from the third case on, while the case before runs), and
+          its output only when that is an expression to evaluate in the
+          code's globals; the runner forks a case process, holds the
           per-case wall limit, SIGKILLs the case's process group and relays
           its report. The next case process is forked while the last one
           exits, and runs nothing of the code until the runner has reaped
@@ -995,10 +996,16 @@ def _runner_main(ctrl_r, rep_w):
         head = (4 + len(body) + size).to_bytes(8, "big") + len(body).to_bytes(4, "big") + body
         with memoryview(rb) as mv:
             part = mv[p0:p1] if p0 >= 0 else mv[:0]
-            k = writev(rep_w, [head, part])
-            if k < len(head) + size:
-                _write_rest(rep_w, head, part, k)
+            try:
+                k = writev(rep_w, [head, part])
+                if k < len(head) + size:
+                    _write_rest(rep_w, head, part, k)
+            except OSError:
+                k = -1              # the master has stopped reading: done
             part.release()
+        if k < 0:
+            rb[:rn] = bytes(rn)
+            return
         rb[:rn] = bytes(rn)             # nor this report
         rn = 0
         if pid:
@@ -1091,22 +1098,50 @@ class _Runner:
 
     def run(self, spec, timeout):
         """(header, payload) of one case, or None when the runner is gone."""
+        return self.recv(timeout) if self.send(spec, timeout) else None
+
+    def send(self, spec, timeout):
+        """Send one case's spec; False when the runner is gone."""
+        if self.dead:
+            return False
+        if not self._send(_frame(spec), _monotonic() + timeout + RUNNER_SLACK_S):
+            self.dead = True
+        return not self.dead
+
+    def send_ahead(self, spec):
+        """Send the next case's spec now, while the runner runs a case, if
+        the pipe takes it at once (a write of at most PIPE_BUF bytes is all
+        or nothing): the runner reads it as soon as that case has ended.
+        False when it was not sent."""
+        data = _frame(spec)
+        if self.dead or len(data) > select.PIPE_BUF:
+            return False
+        try:
+            return os.write(self.ctrl_w, data) == len(data)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.dead = True
+            return False
+
+    def recv(self, timeout):
+        """(header, payload) of the next case's report, or None when the
+        runner is gone."""
         if self.dead:
             return None
         deadline = _monotonic() + timeout + RUNNER_SLACK_S
-        if self._send(_frame(spec), deadline):
-            head = self._recv(8, deadline)
-            if head is not None:
-                body = self._recv(int.from_bytes(head, "big"), deadline)
-                if body is not None:
-                    hlen = int.from_bytes(body[:4], "big")
-                    try:
-                        hdr = _loads(body[4:4 + hlen].decode("ascii"))
-                        if type(hdr) is dict:
-                            return hdr, (body[4 + hlen:] if hdr.get("payload") is True
-                                         else None)
-                    except ValueError:
-                        pass
+        head = self._recv(8, deadline)
+        if head is not None:
+            body = self._recv(int.from_bytes(head, "big"), deadline)
+            if body is not None:
+                hlen = int.from_bytes(body[:4], "big")
+                try:
+                    hdr = _loads(body[4:4 + hlen].decode("ascii"))
+                    if type(hdr) is dict:
+                        return hdr, (body[4 + hlen:] if hdr.get("payload") is True
+                                     else None)
+                except ValueError:
+                    pass
         self.dead = True
         return None
 
@@ -1351,12 +1386,21 @@ def _evaluate(raw, runner):
             top_error = "internal: the case runner stopped responding\n"
         elif _judge(rep, "probe", None, probe, mem_mb):
             top_error = probe["error"]
+    ahead = False           # this case's spec went with the last one's
     for i, (spec, kind, exp) in enumerate(plans):
         res = results[i]
         if top_error is not None:
             res["error"] = top_error
             continue
-        rep = runner.run(spec, timeout)
+        if not ahead:
+            runner.send(spec, timeout)
+        # Once the first case has shown that the module runs, the next
+        # case's spec goes while this one runs, so that the runner forks
+        # it as soon as it has relayed this one's report. (Were the module
+        # to fail in this case after all, the case sent ahead is never
+        # judged: the runner ends with it, after the answer.)
+        ahead = 0 < i < len(plans) - 1 and runner.send_ahead(plans[i + 1][0])
+        rep = runner.recv(timeout)
         if rep is None:
             top_error = "internal: the case runner stopped responding (at case %d)\n" % i
             res["error"] = top_error
