@@ -262,11 +262,52 @@ set_limit(int res, int64_t v, int sfd, const char *what)
 		init_fail(sfd, what);
 }
 
-/* The job process: limits, unprivileged ids, exec. Never returns. */
+#define ARGV_MAX 64
+
+/* What a job process made before its job reads from init when the job
+ * comes: its CPU limit and argv (NUL-separated strings; none: the spec's
+ * argv), into argv. Returns 0, or -1 at end of file (no job). */
+static int
+read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char **argv)
+{
+	struct {
+		int64_t cpu_s;
+		uint32_t argv_len;
+	} h;
+	char *blob;
+	size_t off = 0;
+	int argc = 0;
+
+	if (read_full(fd, &h, sizeof h) < 0 || h.argv_len > (1u << 21))
+		return -1;
+	*cpu_s = h.cpu_s;
+	if (h.argv_len == 0) {
+		for (argc = 0; spec->argv[argc] != NULL && argc < ARGV_MAX - 1; argc++)
+			argv[argc] = spec->argv[argc];
+		argv[argc] = NULL;
+		return 0;
+	}
+	blob = xmalloc(h.argv_len + 1);
+	if (read_full(fd, blob, h.argv_len) < 0)
+		return -1;
+	blob[h.argv_len] = '\0';
+	while (off < h.argv_len && argc < ARGV_MAX - 1) {
+		argv[argc++] = blob + off;
+		off += strlen(blob + off) + 1;
+	}
+	argv[argc] = NULL;
+	return 0;
+}
+
+/* The job process: limits, unprivileged ids, exec. With cmd_fd >= 0 it is
+ * made before its job: everything but the CPU limit and the exec is done
+ * while it waits, and the command comes on cmd_fd (read_command). Never
+ * returns. */
 static void __attribute__((noreturn))
 job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s, int in_fd,
-         int out_fd, int err_fd, int res_fd, int sfd, int with_filter)
+         int out_fd, int err_fd, int res_fd, int sfd, int with_filter, int cmd_fd)
 {
+	const char *cmd_argv[ARGV_MAX];
 	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin",
 	                             "HOME=/work",
 	                             "LANG=C.UTF-8",
@@ -285,8 +326,9 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		init_fail(sfd, "setting up the result descriptor");
 	/* sfd must survive until exec, for init_fail; it is close-on-exec. */
 	fcntl(sfd, F_SETFD, FD_CLOEXEC);
-	close_except((int[]){0, 1, 2, res_fd >= 0 ? 3 : 0, sfd}, 5);
-	set_limit(RLIMIT_CPU, cpu_s, sfd, "RLIMIT_CPU");
+	close_except((int[]){0, 1, 2, res_fd >= 0 ? 3 : 0, sfd, cmd_fd >= 0 ? cmd_fd : 0}, 6);
+	if (cmd_fd < 0)
+		set_limit(RLIMIT_CPU, cpu_s, sfd, "RLIMIT_CPU");
 	set_limit(RLIMIT_AS, spec->as_bytes, sfd, "RLIMIT_AS");
 	set_limit(RLIMIT_NPROC, spec->nproc, sfd, "RLIMIT_NPROC");
 	set_limit(RLIMIT_FSIZE, spec->fsize_bytes, sfd, "RLIMIT_FSIZE");
@@ -315,6 +357,13 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		init_fail(sfd, "chdir /work");
 	if (with_filter && filter_load() < 0)
 		init_fail(sfd, "loading the seccomp filter");
+	if (cmd_fd >= 0) {
+		if (read_command(cmd_fd, spec, &cpu_s, cmd_argv) < 0)
+			_exit(0); /* no job: the sandbox was discarded */
+		close(cmd_fd);
+		set_limit(RLIMIT_CPU, cpu_s, sfd, "RLIMIT_CPU");
+		argv = cmd_argv;
+	}
 	execve(argv[0], (char *const *)argv, envp);
 	{
 		/* Not a sandbox failure: the command does not exist. */
@@ -339,8 +388,6 @@ struct sb_jobhdr {
 	uint64_t stdin_len;
 	uint64_t files_len;
 };
-
-#define ARGV_MAX 64
 
 /* Reads the job message from ctl into the pieces. Returns 0 or -1. */
 static int
@@ -482,7 +529,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		close(zs[0]);
 		/* no filter: the zygote makes namespaces; it never runs the
 		 * job's code, whose process loads the filter itself */
-		job_exec(spec, argv, -1, null_fd, null_fd, null_fd, zs[1], xfd[1], 0);
+		job_exec(spec, argv, -1, null_fd, null_fd, null_fd, zs[1], xfd[1], 0, -1);
 	}
 	close(zs[1]);
 	close(xfd[1]);
@@ -587,7 +634,7 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 	pid_t job = -1, feeder;
 	char c;
 	int64_t t0, deadline;
-	int have_status = 0, xfd[2], in[2];
+	int have_status = 0, xfd[2], in[2], cmd[2] = {-1, -1};
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	close_except((int[]){go_fd, ctl, out_fd, err_fd, res_fd, sfd}, 6);
@@ -626,8 +673,25 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd,
-			         xfd[1], 1);
+			         xfd[1], 1, -1);
 		}
+	} else {
+		/* The job process is made now, and locks itself down while the
+		 * slot waits for work: the job brings only its command. */
+		if (pipe2(cmd, O_CLOEXEC) < 0)
+			init_fail(sfd, "pipe");
+		job = fork();
+		if (job < 0)
+			init_fail(sfd, "fork");
+		if (job == 0) {
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			job_exec(spec, spec->argv, -1, in[0], out_fd, err_fd, res_fd, xfd[1], 1,
+			         cmd[0]);
+		}
+		close(cmd[0]);
+		/* init only: a job process gone before its command must not
+		 * take init with it */
+		signal(SIGPIPE, SIG_IGN);
 	}
 	if (write_all(sfd, "R", 1) < 0)
 		_exit(115);
@@ -639,14 +703,18 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 	sb_files_free(files, nfiles);
 	t0 = now_mono_ms();
 	if (!spec->warm) {
-		job = fork();
-		if (job < 0)
-			init_fail(sfd, "fork");
-		if (job == 0) {
-			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			job_exec(spec, argv[0] ? argv : spec->argv, h.cpu_s, in[0], out_fd, err_fd,
-			         res_fd, xfd[1], 1);
-		}
+		struct {
+			int64_t cpu_s;
+			uint32_t argv_len;
+		} msg;
+
+		memset(&msg, 0, sizeof msg);
+		msg.cpu_s = h.cpu_s;
+		msg.argv_len = argv[0] ? h.argv_len : 0;
+		/* A job process gone before it read this ends as it ended. */
+		if (write_all(cmd[1], &msg, sizeof msg) == 0 && msg.argv_len > 0)
+			(void)write_all(cmd[1], blob, msg.argv_len);
+		close(cmd[1]);
 	}
 	/* Empty stdin is an immediate end of file; anything else is written
 	 * by a helper so a job that never reads cannot block init. */
