@@ -264,16 +264,20 @@ set_limit(int res, int64_t v, int sfd, const char *what)
 
 #define ARGV_MAX 64
 
-/* What a job process made before its job reads from init when the job
- * comes: its CPU limit and argv (NUL-separated strings; none: the spec's
- * argv), into argv. Returns 0, or -1 at end of file (no job). */
+/* What init sends a job process made before its job, when the job comes:
+ * its CPU limit, then argv_len bytes of argv (NUL-separated strings; none:
+ * the spec's argv). */
+struct sb_cmdhdr {
+	int64_t cpu_s;
+	uint32_t argv_len;
+};
+
+/* Reads that into *cpu_s and argv. Returns 0, or -1 at end of file (no
+ * job). */
 static int
 read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char **argv)
 {
-	struct {
-		int64_t cpu_s;
-		uint32_t argv_len;
-	} h;
+	struct sb_cmdhdr h;
 	char *blob;
 	size_t off = 0;
 	int argc = 0;
@@ -703,10 +707,7 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 	sb_files_free(files, nfiles);
 	t0 = now_mono_ms();
 	if (!spec->warm) {
-		struct {
-			int64_t cpu_s;
-			uint32_t argv_len;
-		} msg;
+		struct sb_cmdhdr msg;
 
 		memset(&msg, 0, sizeof msg);
 		msg.cpu_s = h.cpu_s;
