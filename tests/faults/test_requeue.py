@@ -167,11 +167,18 @@ def test_jobs_of_an_executor_reaped_while_alive_are_not_orphaned(small_stack):
     stuck = []
     for jid, tok in ids:
         b = requests.get("%s/jobs/%s" % (st.url, jid), params={"wait": 15}, timeout=60).json()
-        if b["status"] != "done":
+        if b["status"] == "done":
+            assert b["result"]["stdout"] == tok + "\n"
+        elif not (b["status"] == "error" and b["error"]["code"] == "internal_error" and
+                  "tried %d times" % MAX_TRIES in b["error"]["detail"]):
+            # Answered is what counts here. While A is stalled, every reaper
+            # pass puts A's jobs back on the queue and A's slots may pop one
+            # again, each pop a try: with this stack's two tries such a job
+            # can end dead-lettered instead of done (seen once in a run of
+            # the whole suite). Left in a list, it would still be queued or
+            # running here.
             stuck.append((jid, b["status"], st.redis("LRANGE", "evald:proc:%s:0" % eid, 0, -1),
                           st.redis("LRANGE", "evald:proc:%s:1" % eid, 0, -1)))
-        else:
-            assert b["result"]["stdout"] == tok + "\n"
     assert not stuck, (
         "jobs left for ever in the processing lists of executor %s, which was reaped "
         "while its slots still popped jobs and then died (it is no longer in evald:alive, "
