@@ -670,9 +670,10 @@ runner_run(const struct job *j, int slot, redisReply *sess, size_t *len, const c
 	}
 	if (j->kind == JOB_RUN)
 		return run_job(j, slot, sess, len, status);
-	if (sess != NULL && j->session == NULL)
-		freeReplyObject(sess);
-	if (j->kind == JOB_GRADE)
+	if (j->kind == JOB_GRADE) {
+		if (sess != NULL)
+			freeReplyObject(sess); /* a grading job reads no session */
 		return grade_job(j, slot, len, status);
-	return evaluate_job(j, slot, j->session != NULL ? sess : NULL, len, status);
+	}
+	return evaluate_job(j, slot, sess, len, status);
 }
