@@ -272,17 +272,21 @@ struct sb_cmdhdr {
 	uint32_t argv_len;
 };
 
+#define CMD_ARGV_MAX (1u << 21)
+
 /* Reads that into *cpu_s and argv. Returns 0, or -1 at end of file (no
- * job). */
+ * job). The job process reads it after its limits are set, so it allocates
+ * nothing: the strings go to a static buffer (no page of it is touched
+ * before a job process reads into it). */
 static int
 read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char **argv)
 {
+	static char blob[CMD_ARGV_MAX + 1];
 	struct sb_cmdhdr h;
-	char *blob;
 	size_t off = 0;
 	int argc = 0;
 
-	if (read_full(fd, &h, sizeof h) < 0 || h.argv_len > (1u << 21))
+	if (read_full(fd, &h, sizeof h) < 0 || h.argv_len > CMD_ARGV_MAX)
 		return -1;
 	*cpu_s = h.cpu_s;
 	if (h.argv_len == 0) {
@@ -291,7 +295,6 @@ read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char
 		argv[argc] = NULL;
 		return 0;
 	}
-	blob = xmalloc(h.argv_len + 1);
 	if (read_full(fd, blob, h.argv_len) < 0)
 		return -1;
 	blob[h.argv_len] = '\0';
@@ -403,7 +406,7 @@ init_read_job(int ctl, const struct sandbox_spec *base, struct sb_jobhdr *h, cha
 
 	if (read_full(ctl, h, sizeof *h) < 0)
 		return -1;
-	if (h->argv_len > (1u << 21) || h->stdin_len > (1ull << 32) ||
+	if (h->argv_len > CMD_ARGV_MAX || h->stdin_len > (1ull << 32) ||
 	    h->files_len > (uint64_t)base->save_max_bytes * 2 + (1ull << 26))
 		return -1;
 	*blob = xmalloc(h->argv_len + 1);
