@@ -447,3 +447,33 @@ def test_an_idle_slot_keeps_its_zygote(stack_factory, make_api):
         assert "zygote sandbox:" not in log, log[-2000:]
     finally:
         stack_factory.stop(st)
+
+
+def test_every_case_has_the_jobs_limits_descriptors_and_place(api):
+    """The first case's process is made before its job arrives and gets the
+    job's limits and descriptors when it comes; the later ones are forked
+    from the runner. Every case must find the same: the job's rlimits, only
+    stdin, stdout, stderr and its report pipe open, /work as its directory,
+    a process group of its own."""
+    code = ("import os, resource as R\n"
+            "def f(i):\n"
+            "    lim = [R.getrlimit(r) for r in (R.RLIMIT_CPU, R.RLIMIT_AS, R.RLIMIT_NPROC,\n"
+            "           R.RLIMIT_FSIZE, R.RLIMIT_NOFILE, R.RLIMIT_STACK, R.RLIMIT_CORE,\n"
+            "           R.RLIMIT_MEMLOCK, R.RLIMIT_MSGQUEUE)]\n"
+            "    fds = []\n"
+            "    for fd in sorted(os.listdir('/proc/self/fd'), key=int):\n"
+            "        try:\n"
+            "            fds.append(os.readlink('/proc/self/fd/' + fd).split(':')[0])\n"
+            "        except OSError:\n"
+            "            pass                    # the listing's own\n"
+            "    return [lim, fds, os.getcwd(), os.getpgid(0) == os.getpid()]\n")
+    body = api.evaluate(code, "f", [{"input": str(i), "output": "None"} for i in range(3)])
+    got = [c["got"] for c in cases_of(body, 3)]
+    assert got[0] == got[1] == got[2], got
+    lim, fds, cwd, own_group = got[0]
+    mib = 1 << 20
+    assert lim[2:] == [[64, 64], [64 * mib, 64 * mib], [256, 256], [64 * mib, 64 * mib],
+                       [0, 0], [0, 0], [0, 0]], lim
+    assert lim[0][1] <= 2 + 2 and lim[1][0] <= 512 * mib, lim     # the case's own CPU and memory
+    assert fds == ["/dev/null", "pipe", "pipe", "pipe"], fds
+    assert cwd == "/work" and own_group is True, got[0]

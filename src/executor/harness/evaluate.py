@@ -794,9 +794,43 @@ _HDR = (b'{"marker":%s,"timeout":%s,"problem":%s,"exit":%s,"signal":%s,'
 _JSON_BOOL = (b"false", b"true")
 
 
-def _runner_main(ctrl_r, rep_w):
+def _parse_setup(setup):
+    """(cfg, code object or None) of the runner's setup message."""
+    hlen = int.from_bytes(setup[:4], "big")
+    cfg = _loads(setup[4:4 + hlen].decode("ascii"))
+    code_obj = marshal.loads(setup[4 + hlen:]) if len(setup) > 4 + hlen else None
+    return cfg, code_obj
+
+
+def first_case(spec_r, res_w):
+    """The first case's process, forked by the job process before its job
+    arrived (with the job's descriptors and limits since): read the setup
+    and the first case's spec, as the runner forwards them on spec_r, and
+    run the case. Never returns."""
+    global _resource
+    import resource
+    _resource = resource
+    parts = []
+    for _ in range(2):
+        head = _read_exact(spec_r, 8)
+        part = head and _read_exact(spec_r, int.from_bytes(head, "big"))
+        if part is None:
+            os._exit(0)             # no job: the runner ended first
+        parts.append(part)
+    os.close(spec_r)
+    setup, spec = parts
+    del parts
+    cfg, code_obj = _parse_setup(setup)
+    del setup
+    _case_main(spec, cfg, code_obj, res_w)
+
+
+def _runner_main(ctrl_r, rep_w, first=None):
     """Fork one case process per spec from ctrl_r and relay each report,
-    framed with how the case ended, on rep_w.
+    framed with how the case ended, on rep_w. first, if given, is the first
+    case's process, made before the job arrived: (pid, the read end of its
+    report pipe, the write end of the pipe it reads its setup and spec
+    from); it is used instead of a fork for the first spec.
 
     After every fork the runner copies each page it writes (a reference
     count is a write), and it works while the judge and the next case wait
@@ -818,10 +852,9 @@ def _runner_main(ctrl_r, rep_w):
     setup = _read_exact(ctrl_r, int.from_bytes(setup, "big"))
     if setup is None:
         return
-    hlen = int.from_bytes(setup[:4], "big")
-    cfg = _loads(setup[4:4 + hlen].decode("ascii"))
-    code_obj = marshal.loads(setup[4 + hlen:]) if len(setup) > 4 + hlen else None
-    del setup
+    cfg, code_obj = _parse_setup(setup)
+    if first is None:
+        del setup
     timeout = cfg["timeout"]
 
     read, readv, write, writev, close, pipe, fork = (os.read, os.readv, os.write, os.writev,
@@ -834,7 +867,10 @@ def _runner_main(ctrl_r, rep_w):
     WAIT_FLAGS = os.WEXITED | WNOHANG | os.WNOWAIT
     select_, frombytes, hdr_fmt, json_bool = select.select, int.from_bytes, _HDR, _JSON_BOOL
     buf = bytearray(4096)           # the spec of the case being forked
-    rb = bytearray(1 << 16)         # what the case process reports
+    # What the case process reports: a page, grown by doubling for a large
+    # report. (It was 64 KiB from the start: each job's runner then wrote
+    # and copied about 96 pages more.)
+    rb = bytearray(4096)
     rn = 0
     prev = 0                        # the last case's process, to reap
     while True:
@@ -850,66 +886,80 @@ def _runner_main(ctrl_r, rep_w):
             buf = bytearray(n)
         if not _readinto_exact(ctrl_r, buf, n):
             return
-        r, w = pipe()
-        # While the last case's process still exits, this one is forked
-        # but held on a pipe: it runs none of the code until the last is
-        # reaped (its memory freed, its pid gone from every count).
-        gr, gw = pipe() if prev else (-1, -1)
-        try:
-            pid = fork()
-        except OSError as e:
-            pid = -1
-            err = e
-        if pid < 0 and prev:
-            # The last case's process (or what it left) may be what this
-            # fork ran out of (RLIMIT_NPROC): reap it, then fork again.
-            close(gr)
-            close(gw)
-            gr = gw = -1
-            _reap(prev)
-            prev = 0
+        if first is not None:
+            # The first case's process is already there: it gets the
+            # setup and its spec (and nothing more) on its own pipe.
+            pid, r, spec_w = first
+            first = None
+            try:
+                _write_all(spec_w, _frame(setup) + _frame(bytes(buf[:n])))
+            except OSError:
+                pass                # it is gone: how it ended is its verdict
+            close(spec_w)
+            del setup
+            buf[:n] = bytes(n)
+            start = monotonic()
+        else:
+            r, w = pipe()
+            # While the last case's process still exits, this one is forked
+            # but held on a pipe: it runs none of the code until the last is
+            # reaped (its memory freed, its pid gone from every count).
+            gr, gw = pipe() if prev else (-1, -1)
             try:
                 pid = fork()
             except OSError as e:
+                pid = -1
                 err = e
-        if pid < 0:
-            buf[:n] = bytes(n)
-            close(r)
-            close(w)
-            body = _dumps({"fork_error": str(err)}).encode()
-            _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
-            continue
-        if pid == 0:
-            try:
+            if pid < 0 and prev:
+                # The last case's process (or what it left) may be what this
+                # fork ran out of (RLIMIT_NPROC): reap it, then fork again.
+                close(gr)
+                close(gw)
+                gr = gw = -1
+                _reap(prev)
+                prev = 0
+                try:
+                    pid = fork()
+                except OSError as e:
+                    err = e
+            if pid < 0:
+                buf[:n] = bytes(n)
                 close(r)
-                close(ctrl_r)
-                close(rep_w)
-                spec = bytes(buf[:n])
-                buf[:] = bytes(len(buf))
-                if gr >= 0:
-                    close(gw)
-                    if not read(gr, 1):
-                        os._exit(0)
-                    close(gr)
-                _case_main(spec, cfg, code_obj, w)
-            finally:
-                os._exit(EXIT_INTERNAL)
-        buf[:n] = bytes(n)          # the next case process must not find this one
-        close(w)
-        try:
-            setpgid(pid, pid)
-        except OSError:
-            pass
-        if prev:
-            close(gr)
-            _reap(prev)
-            prev = 0
+                close(w)
+                body = _dumps({"fork_error": str(err)}).encode()
+                _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
+                continue
+            if pid == 0:
+                try:
+                    close(r)
+                    close(ctrl_r)
+                    close(rep_w)
+                    spec = bytes(buf[:n])
+                    buf[:] = bytes(len(buf))
+                    if gr >= 0:
+                        close(gw)
+                        if not read(gr, 1):
+                            os._exit(0)
+                        close(gr)
+                    _case_main(spec, cfg, code_obj, w)
+                finally:
+                    os._exit(EXIT_INTERNAL)
+            buf[:n] = bytes(n)          # the next case process must not find this one
+            close(w)
             try:
-                write(gw, b"g")
+                setpgid(pid, pid)
             except OSError:
-                pass                # it is gone: how it ended is its verdict
-            close(gw)
-        start = monotonic()
+                pass
+            if prev:
+                close(gr)
+                _reap(prev)
+                prev = 0
+                try:
+                    write(gw, b"g")
+                except OSError:
+                    pass                # it is gone: how it ended is its verdict
+                close(gw)
+            start = monotonic()
 
         # Collect the report: "M" once the module ran, then "R", its size
         # (8 bytes) and the JSON, all within the case's wall limit.
@@ -922,8 +972,8 @@ def _runner_main(ctrl_r, rep_w):
             if left <= 0 or not select_([r], [], [], left)[0]:
                 timed_out = True
                 break
-            if len(rb) - rn < (1 << 16):
-                grown = bytearray(max(2 * len(rb), rn + (1 << 16)))
+            if rn == len(rb):
+                grown = bytearray(2 * len(rb))
                 grown[:rn] = rb[:rn]
                 rb[:] = bytes(len(rb))
                 rb = grown
@@ -1519,10 +1569,11 @@ def judge(in_fd, out_fd, ctrl_w, rep_r):
         os.close(in_fd)
 
 
-def runner(ctrl_r, rep_w):
+def runner(ctrl_r, rep_w, first=None):
     """The runner's half, in the zygote's job process (stdin /dev/null,
-    stdout and stderr the job's): serve cases until ctrl_r ends."""
-    _runner_main(ctrl_r, rep_w)
+    stdout and stderr the job's): serve cases until ctrl_r ends. first: the
+    first case's process, made before the job (see _runner_main)."""
+    _runner_main(ctrl_r, rep_w, first)
 
 
 def main():

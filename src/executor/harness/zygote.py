@@ -19,6 +19,10 @@ straight from the warm zygote, with nothing in between. The job process
     capability over those mounts or anything of the zygote's,
   - drops every capability, sets no_new_privs and loads the seccomp filter
     the executor compiled, all before its job arrives,
+  - with the evaluation harness, forks the process of the job's first case
+    then too (it waits, holding nothing of a job's, until the job process
+    has set the job's limits on it and sent it the job's descriptors, and
+    then for its case),
   - applies the job's rlimits and runs the harness.
 
 The zygote holds the job's wall-clock limit (killing PID 1 ends the job's
@@ -202,28 +206,35 @@ def job_process(harness, prog, tmpfs, psock, split):
         os.environ.update({"PATH": "/run/evald/bin:/usr/bin:/bin", "HOME": "/work",
                            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
                            "USER": "sandbox"})
+        first = first_case_process(harness, psock) if split else None
         msg, fds = recv_fds(psock, 4096, 8)
         if not msg:
             os._exit(0)         # the zygote went away, or discarded this one
         psock.close()
-        limits = [int(x) for x in msg.split()]
-        # out of the way first, so that no dup2 below lands on one still needed
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
-        for fd in fds:
+        limits = msg
+        # out of the way first, so that no dup2 below lands on one still
+        # needed: the job's descriptors become 0.., the first case's ends
+        # follow them
+        mine = list(fds) + (list(first[1:]) if first else [])
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in mine]
+        for fd in mine:
             os.close(fd)
         for i, fd in enumerate(high):
             os.dup2(fd, i)
         os.closerange(len(high), 65536)
-        _, cpu_s, as_bytes, nproc, fsize, nofile, stack, _ = limits
-        for res, v in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_AS, as_bytes),
-                       (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, fsize),
-                       (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_STACK, stack),
-                       (resource.RLIMIT_CORE, 0), (resource.RLIMIT_MEMLOCK, 0),
-                       (resource.RLIMIT_MSGQUEUE, 0)):
-            resource.setrlimit(res, (v, v))
+        if first:
+            # the first case's process: the job's limits, then its stdin,
+            # stdout and stderr, which let it go on
+            apply_job_limits(limits, first[0])
+            n = len(fds)
+            js = _socket.socket(fileno=n)
+            send_fds(js, [b"j"], [0, 1, 2])
+            js.close()
+            first = (first[0], n + 1, n + 2)
+        apply_job_limits(limits)
         os.chdir("/work")
         if split:
-            code = harness.runner(3, 4)
+            code = harness.runner(3, 4, first)
         else:
             code = harness.main()
     except BaseException as e:
@@ -233,6 +244,64 @@ def job_process(harness, prog, tmpfs, psock, split):
             pass
         code = 125
     os._exit(code or 0)
+
+
+def apply_job_limits(msg, pid=0):
+    """Set the job's rlimits, from the zygote's message, on this process
+    or on pid (its first case's process, which runs nothing of the job's
+    before it has them)."""
+    _, cpu_s, as_bytes, nproc, fsize, nofile, stack, _ = [int(x) for x in msg.split()]
+    for res, v in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_AS, as_bytes),
+                   (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, fsize),
+                   (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_STACK, stack),
+                   (resource.RLIMIT_CORE, 0), (resource.RLIMIT_MEMLOCK, 0),
+                   (resource.RLIMIT_MSGQUEUE, 0)):
+        resource.prlimit(pid, res, (v, v))
+
+
+def first_case_process(harness, psock):
+    """Fork the job's first case process while no job waits for it (the
+    job process is locked down and has run nothing of a job's). When the
+    job comes, the job process sets the job's limits on it and sends it the
+    job's stdin, stdout and stderr on a socket; then it waits for the setup
+    and its spec, which the runner forwards on a pipe, and runs that one
+    case (harness.first_case). Returns (pid, the socket, the read
+    end of its report pipe, the write end of its spec pipe)."""
+    js, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    rep_r, rep_w = os.pipe()
+    spec_r, spec_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 125
+        try:
+            psock.close()
+            js.close()
+            os.close(rep_r)
+            os.close(spec_w)
+            msg, fds = recv_fds(cs, 16, 3)
+            if not msg or len(fds) != 3:
+                os._exit(0)     # no job: the job process ended first
+            cs.close()
+            for i, fd in enumerate(fds):
+                if fd != i:
+                    os.dup2(fd, i)
+                    os.close(fd)
+            os.chdir("/work")
+            harness.first_case(spec_r, rep_w)
+        except BaseException as e:
+            try:
+                os.write(2, ("evald: the first case's process failed: %r\n" % (e,)).encode())
+            except OSError:
+                pass
+        os._exit(code)
+    cs.close()
+    os.close(rep_w)
+    os.close(spec_r)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    return pid, js.detach(), rep_r, spec_w
 
 
 def prepare(harness, prog, tmpfs, own_pidns, split):
