@@ -388,6 +388,12 @@ def test_process_exit_fails_alone(api):
     c = cases_of(body, 6)
     assert [x["passed"] for x in c] == [True, False, False, False, False, True], c
     assert c[1]["error"] and c[2]["error"] and c[4]["error"], c
+    # the first case's process (made before the job) too: after the module
+    # ran, its death is its own
+    body = api.evaluate(code, "f", [{"input": "1", "output": "1"}, {"input": "5", "output": "5"}])
+    c = cases_of(body, 2)
+    assert c[0]["passed"] is False and "exit status 3" in c[0]["error"], c
+    assert c[1]["passed"] is True and body["error"] is None, body
 
 
 def test_no_state_leaks_between_cases(api):

@@ -674,8 +674,9 @@ _FunctionType = type(_plain_function)
 _MethodType = type(_K().m)
 
 
-def _case_main(spec, cfg, code_obj, res_w):
-    """One case, in its own process. Never returns."""
+def _case_main(spec, cfg, code_obj, res_w, mark_w):
+    """One case, in its own process: "M" on mark_w once the module ran, the
+    report on res_w. Never returns."""
     global _SOURCE
     try:
         os.setpgid(0, 0)
@@ -720,7 +721,8 @@ def _case_main(spec, cfg, code_obj, res_w):
     except BaseException as e:
         _finish(res_w, {"k": "module_error", "error": _fail(e)})
     try:
-        os.write(res_w, b"M")
+        os.write(mark_w, b"M")
+        os.close(mark_w)
     except BaseException:
         os._exit(EXIT_SEND_FAILED)
     if probe:
@@ -802,7 +804,7 @@ def _parse_setup(setup):
     return cfg, code_obj
 
 
-def first_case(spec_r, res_w):
+def first_case(spec_r, res_w, mark_w):
     """The first case's process, forked by the job process before its job
     arrived (with the job's descriptors and limits since): read the setup
     and the first case's spec, as the runner forwards them on spec_r, and
@@ -822,15 +824,15 @@ def first_case(spec_r, res_w):
     del parts
     cfg, code_obj = _parse_setup(setup)
     del setup
-    _case_main(spec, cfg, code_obj, res_w)
+    _case_main(spec, cfg, code_obj, res_w, mark_w)
 
 
 def _runner_main(ctrl_r, rep_w, first=None):
     """Fork one case process per spec from ctrl_r and relay each report,
     framed with how the case ended, on rep_w. first, if given, is the first
-    case's process, made before the job arrived: (pid, the read end of its
-    report pipe, the write end of the pipe it reads its setup and spec
-    from); it is used instead of a fork for the first spec.
+    case's process, made before the job arrived: (pid, the read ends of its
+    report and marker pipes, the write end of the pipe it reads its setup
+    and spec from); it is used instead of a fork for the first spec.
 
     After every fork the runner copies each page it writes (a reference
     count is a write), and it works while the judge and the next case wait
@@ -859,6 +861,7 @@ def _runner_main(ctrl_r, rep_w, first=None):
 
     read, readv, write, writev, close, pipe, fork = (os.read, os.readv, os.write, os.writev,
                                                      os.close, os.pipe, os.fork)
+    pipe2, O_NONBLOCK = os.pipe2, os.O_NONBLOCK
     setpgid, killpg, kill, waitpid, waitid = (os.setpgid, os.killpg, os.kill, os.waitpid,
                                               os.waitid)
     WIFSIGNALED, WTERMSIG, WIFEXITED, WEXITSTATUS = (os.WIFSIGNALED, os.WTERMSIG,
@@ -889,7 +892,7 @@ def _runner_main(ctrl_r, rep_w, first=None):
         if first is not None:
             # The first case's process is already there: it gets the
             # setup and its spec (and nothing more) on its own pipe.
-            pid, r, spec_w = first
+            pid, r, mr, spec_w = first
             first = None
             try:
                 _write_all(spec_w, _frame(setup) + _frame(bytes(buf[:n])))
@@ -901,6 +904,9 @@ def _runner_main(ctrl_r, rep_w, first=None):
             start = monotonic()
         else:
             r, w = pipe()
+            # the marker: read only once the case has ended, so that it
+            # wakes nobody while the case runs
+            mr, mw = pipe2(O_NONBLOCK)
             # While the last case's process still exits, this one is forked
             # but held on a pipe: it runs none of the code until the last is
             # reaped (its memory freed, its pid gone from every count).
@@ -926,12 +932,15 @@ def _runner_main(ctrl_r, rep_w, first=None):
                 buf[:n] = bytes(n)
                 close(r)
                 close(w)
+                close(mr)
+                close(mw)
                 body = _dumps({"fork_error": str(err)}).encode()
                 _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
                 continue
             if pid == 0:
                 try:
                     close(r)
+                    close(mr)
                     close(ctrl_r)
                     close(rep_w)
                     spec = bytes(buf[:n])
@@ -941,11 +950,12 @@ def _runner_main(ctrl_r, rep_w, first=None):
                         if not read(gr, 1):
                             os._exit(0)
                         close(gr)
-                    _case_main(spec, cfg, code_obj, w)
+                    _case_main(spec, cfg, code_obj, w, mw)
                 finally:
                     os._exit(EXIT_INTERNAL)
             buf[:n] = bytes(n)          # the next case process must not find this one
             close(w)
+            close(mw)
             try:
                 setpgid(pid, pid)
             except OSError:
@@ -961,10 +971,10 @@ def _runner_main(ctrl_r, rep_w, first=None):
                 close(gw)
             start = monotonic()
 
-        # Collect the report: "M" once the module ran, then "R", its size
-        # (8 bytes) and the JSON, all within the case's wall limit.
+        # Collect the report: "R", its size (8 bytes) and the JSON, within
+        # the case's wall limit.
         deadline = start + timeout
-        marker = timed_out = False
+        timed_out = False
         problem = b"null"
         p0 = p1 = -1
         while True:
@@ -982,22 +992,17 @@ def _runner_main(ctrl_r, rep_w, first=None):
             if not k:
                 break
             rn += k
-            off = 0
-            if rb[0] == 0x4D:               # "M": the module ran
-                marker = True
-                off = 1
-            if rn > off:
-                if rb[off] != 0x52:         # "R": the report follows
-                    problem = b'"malformed"'
+            if rb[0] != 0x52:               # "R": the report follows
+                problem = b'"malformed"'
+                break
+            if rn >= 9:
+                size = frombytes(rb[1:9], "big")
+                if size > MAX_FRAME:
+                    problem = b'"too_large"'
                     break
-                if rn >= off + 9:
-                    size = frombytes(rb[off + 1:off + 9], "big")
-                    if size > MAX_FRAME:
-                        problem = b'"too_large"'
-                        break
-                    if rn >= off + 9 + size:
-                        p0, p1 = off + 9, off + 9 + size
-                        break
+                if rn >= 9 + size:
+                    p0, p1 = 9, 9 + size
+                    break
         if p0 < 0 and problem == b"null" and not timed_out:
             # The pipe closed without a report: wait (within the limit) for
             # the process to end, without reaping it, so its group id stays
@@ -1038,6 +1043,14 @@ def _runner_main(ctrl_r, rep_w, first=None):
                 elif WIFEXITED(status):
                     code = b"%d" % WEXITSTATUS(status)
             pid = 0
+
+        # Whether the module ran: "M" on the marker pipe (it was written
+        # before the report, or the case is gone by now).
+        try:
+            marker = read(mr, 1) == b"M"
+        except OSError:
+            marker = False          # nothing written (or a survivor holds it)
+        close(mr)
 
         # Relay the report; its reaping overlaps the judge's work.
         body = hdr_fmt % (json_bool[marker], json_bool[timed_out], problem, code, sig,

@@ -230,7 +230,7 @@ def job_process(harness, prog, tmpfs, psock, split):
             js = _socket.socket(fileno=n)
             send_fds(js, [b"j"], [0, 1, 2])
             js.close()
-            first = (first[0], n + 1, n + 2)
+            first = (first[0], n + 1, n + 2, n + 3)
         apply_job_limits(limits)
         os.chdir("/work")
         if split:
@@ -265,10 +265,11 @@ def first_case_process(harness, psock):
     job comes, the job process sets the job's limits on it and sends it the
     job's stdin, stdout and stderr on a socket; then it waits for the setup
     and its spec, which the runner forwards on a pipe, and runs that one
-    case (harness.first_case). Returns (pid, the socket, the read
-    end of its report pipe, the write end of its spec pipe)."""
+    case (harness.first_case). Returns (pid, the socket, the read ends of
+    its report and marker pipes, the write end of its spec pipe)."""
     js, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     rep_r, rep_w = os.pipe()
+    mark_r, mark_w = os.pipe2(os.O_NONBLOCK)
     spec_r, spec_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -277,6 +278,7 @@ def first_case_process(harness, psock):
             psock.close()
             js.close()
             os.close(rep_r)
+            os.close(mark_r)
             os.close(spec_w)
             msg, fds = recv_fds(cs, 16, 3)
             if not msg or len(fds) != 3:
@@ -287,7 +289,7 @@ def first_case_process(harness, psock):
                     os.dup2(fd, i)
                     os.close(fd)
             os.chdir("/work")
-            harness.first_case(spec_r, rep_w)
+            harness.first_case(spec_r, rep_w, mark_w)
         except BaseException as e:
             try:
                 os.write(2, ("evald: the first case's process failed: %r\n" % (e,)).encode())
@@ -296,12 +298,13 @@ def first_case_process(harness, psock):
         os._exit(code)
     cs.close()
     os.close(rep_w)
+    os.close(mark_w)
     os.close(spec_r)
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass
-    return pid, js.detach(), rep_r, spec_w
+    return pid, js.detach(), rep_r, mark_r, spec_w
 
 
 def prepare(harness, prog, tmpfs, own_pidns, split):
