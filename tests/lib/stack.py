@@ -506,9 +506,16 @@ class Stack:
         env[CANARY_NAME] = CANARY_VALUE
         return env
 
-    def _spawn(self, name, argv, wrap=False):
-        if wrap and os.environ.get("EVALD_WRAPPER"):
-            argv = shlex.split(os.environ["EVALD_WRAPPER"]) + argv
+    def _spawn(self, name, argv, wrap=None):
+        """wrap: "api" or "executor" to run argv under $EVALD_WRAPPER_API or
+        $EVALD_WRAPPER_EXECUTOR if set, else under $EVALD_WRAPPER if set
+        (for example valgrind for the API alone: the executor's seccomp
+        system calls are beyond valgrind)."""
+        if wrap:
+            wrapper = (os.environ.get("EVALD_WRAPPER_" + wrap.upper())
+                       or os.environ.get("EVALD_WRAPPER"))
+            if wrapper:
+                argv = shlex.split(wrapper) + argv
         log = open(self.log_path(name), "ab")
         log.write(("\n==== %s: %s\n" % (time.strftime("%F %T"), " ".join(argv))).encode())
         log.flush()
@@ -669,7 +676,7 @@ class Stack:
     # ------------------------------------------------------------ executors
     def start_executor(self, i):
         argv = [self.binary("evald-executor"), "-c", str(self.conf_path)]
-        p = self._spawn("executor%d" % i, argv, wrap=True)
+        p = self._spawn("executor%d" % i, argv, wrap="executor")
         self.executors[i] = p
         return p
 
@@ -701,7 +708,7 @@ class Stack:
             os.unlink(self.api_socket)
         except FileNotFoundError:
             pass
-        p = self._spawn("api", [self.binary("evald-api"), "-c", str(self.conf_path)], wrap=True)
+        p = self._spawn("api", [self.binary("evald-api"), "-c", str(self.conf_path)], wrap="api")
         self._wait(p, self._api_socket_ready, "listening on %s" % self.api_socket)
         return p
 
