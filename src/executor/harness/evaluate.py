@@ -608,6 +608,13 @@ def _finish(res_w, msg):
         os._exit(EXIT_NO_MEMORY)
     except BaseException:
         os._exit(EXIT_SEND_FAILED)
+    # The report woke the runner on this CPU (a pipe's wake-up says the
+    # writer will sleep); let it relay the report before this process's
+    # exit, which unmaps a whole Python, takes the CPU.
+    try:
+        os.sched_yield()
+    except BaseException:
+        pass
     os._exit(0)
 
 
