@@ -1560,13 +1560,16 @@ def _serve(in_fd, out_fd, runner):
     except BaseException as e:
         doc = _error_doc("internal: the harness failed: " + _format_error(e, frames=False))
     del raw
-    if runner is not None and runner.pid is None:
-        runner.stop()           # the zygote's job process ends while this writes
-        runner = None
     _emit(out_fd, doc)
     del doc
     if out_fd != 1:
         os.close(out_fd)        # the executor sees the end of the answer now
+        # ... and was woken on this CPU: let it publish the answer before
+        # the runner's end (a Python's exit and its namespaces') takes it
+        try:
+            os.sched_yield()
+        except BaseException:
+            pass
     if runner is not None:
         runner.stop()
 
