@@ -788,6 +788,12 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 		_exit(113);
 	if (h.save_back)
 		workdir_stream("/work", sfd, spec->save_max_bytes, spec->save_max_files);
+	/* The slot has all it needs once this closes, and was woken on this
+	 * CPU: let it answer before this process's exit takes the sandbox's
+	 * namespaces and mounts down (the end of the file would otherwise come
+	 * only with that exit). */
+	close(sfd);
+	sched_yield();
 	_exit(0);
 }
 
