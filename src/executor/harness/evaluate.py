@@ -863,7 +863,7 @@ def _runner_main(ctrl_r, rep_w, first=None):
         return
     cfg, code_obj = _parse_setup(setup)
     if first is None:
-        del setup
+        setup = None    # kept only to forward to a first case's process
     timeout = cfg["timeout"]
 
     read, readv, write, writev, close, pipe, fork = (os.read, os.readv, os.write, os.writev,
@@ -906,7 +906,7 @@ def _runner_main(ctrl_r, rep_w, first=None):
             except OSError:
                 pass                # it is gone: how it ended is its verdict
             close(spec_w)
-            del setup
+            setup = None
             buf[:n] = bytes(n)
             start = monotonic()
         else:
