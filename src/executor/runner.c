@@ -16,8 +16,8 @@
 #include "executor/grade.h"
 #include "executor/sandbox.h"
 
-static char *harness, *zygote, *grader;
-static size_t harness_len, zygote_len, grader_len;
+static char *harness, *zygote, *zygote_mod, *grader;
+static size_t harness_len, zygote_len, zygote_mod_len, grader_len;
 static int harness_is_source;
 /* This slot's zygote sandbox for /evaluate_code (when sandbox_zygote). */
 static struct sandbox *zyg;
@@ -77,6 +77,12 @@ runner_init(void)
 		fatalx("cannot compile the zygote %s with %s (set sandbox_zygote = no to run "
 		       "without it)",
 		       path, cfg.python);
+	free(path);
+	path = xasprintf("%s/_zygote.so", cfg.harness_dir);
+	if (cfg.sandbox_zygote && read_file(path, 16 << 20, &zygote_mod, &zygote_mod_len) < 0)
+		fatal("cannot read the zygote's module %s (set sandbox_zygote = no to run without "
+		      "it)",
+		      path);
 	free(path);
 	path = xasprintf("%s/evaluate.py", cfg.harness_dir);
 
@@ -331,6 +337,8 @@ zygote_spec(struct sandbox_spec *s)
 	s->zygote = 1;
 	s->zygote_data = zygote;
 	s->zygote_len = zygote_len;
+	s->zygote_mod_data = zygote_mod;
+	s->zygote_mod_len = zygote_mod_len;
 	s->result_fd = 0;
 }
 

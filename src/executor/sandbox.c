@@ -231,6 +231,8 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		int fd;
 		if (write_text(NEWROOT "/run/evald/zygote.pyc", spec->zygote_data, spec->zygote_len,
 		               0444) < 0 ||
+		    write_text(NEWROOT "/run/evald/_zygote.so", spec->zygote_mod_data,
+		               spec->zygote_mod_len, 0444) < 0 ||
 		    mkdir(NEWROOT "/run/evald/work", 0755) < 0)
 			init_fail(sfd, "writing the zygote");
 		fd = open(NEWROOT "/run/evald/filter.bpf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,

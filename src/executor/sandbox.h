@@ -42,6 +42,8 @@ struct sandbox_spec {
 	int zygote;              /* argv[0] is python: start the zygote, serve many jobs */
 	const char *zygote_data; /* the zygote's compiled code */
 	size_t zygote_len;
+	const char *zygote_mod_data; /* its C module (_zygote.so) */
+	size_t zygote_mod_len;
 	const char *const *argv; /* argv[0] is a path inside the sandbox */
 	const char *stdin_data;
 	size_t stdin_len;

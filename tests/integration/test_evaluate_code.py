@@ -455,6 +455,28 @@ def test_an_idle_slot_keeps_its_zygote(stack_factory, make_api):
         stack_factory.stop(st)
 
 
+def test_a_zygote_without_its_module_says_why_and_the_job_still_runs(stack_factory, make_api,
+                                                                      tmp_path):
+    """The zygote's C module is built for one Python. A zygote that cannot
+    load it serves no job: the evaluation runs in a one-shot sandbox, and
+    the executor's log says what the zygote could not load."""
+    import shutil
+    from stack import ROOT
+    harness = tmp_path / "harness"
+    shutil.copytree(ROOT / "src" / "executor" / "harness", harness,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    (harness / "_zygote.so").write_bytes(b"not a shared object\n")
+    st = stack_factory.start("no-module", executors=1, api_workers=2,
+                             overrides={"executor_slots": 1, "harness_dir": str(harness)})
+    api = make_api(st)
+    try:
+        assert one(api, ADD, "add", "a=1, b=2", "3")["passed"] is True
+        log = st.log_path("executor0").read_text()
+        assert "cannot load /run/evald/_zygote.so" in log, log[-2000:]
+    finally:
+        stack_factory.stop(st)
+
+
 def test_every_case_has_the_jobs_limits_descriptors_and_place(api):
     """The first case's process is made before its job arrives and gets the
     job's limits and descriptors when it comes; the later ones are forked

@@ -803,6 +803,11 @@ _HDR = (b'{"marker":%s,"timeout":%s,"problem":%s,"exit":%s,"signal":%s,'
 _JSON_BOOL = (b"false", b"true")
 
 
+# A setup message like a job's, made once by warm() in the zygote: each
+# runner parses it before its job comes.
+_WARM_SETUP = None
+
+
 def _parse_setup(setup):
     """(cfg, code object or None) of the runner's setup message."""
     hlen = int.from_bytes(setup[:4], "big")
@@ -834,12 +839,14 @@ def first_case(spec_r, res_w, mark_w):
     _case_main(spec, cfg, code_obj, res_w, mark_w)
 
 
-def _runner_main(ctrl_r, rep_w, first=None):
+def _runner_main(ctrl_r, rep_w, job=None):
     """Fork one case process per spec from ctrl_r and relay each report,
-    framed with how the case ended, on rep_w. first, if given, is the first
-    case's process, made before the job arrived: (pid, the read ends of its
-    report and marker pipes, the write end of the pipe it reads its setup
-    and spec from); it is used instead of a fork for the first spec.
+    framed with how the case ended, on rep_w. job, if given, is called once
+    the runner is ready and before it reads anything: it waits for the job
+    (ctrl_r and rep_w come with it) and returns None or the first case's
+    process, made before the job arrived: (pid, the read ends of its report
+    and marker pipes, the write end of the pipe it reads its setup and spec
+    from), which is used instead of a fork for the first spec.
 
     After every fork the runner copies each page it writes (a reference
     count is a write), and it works while the judge and the next case wait
@@ -852,20 +859,10 @@ def _runner_main(ctrl_r, rep_w, first=None):
     import gc
     from time import monotonic, sleep
     _resource = resource
+    first = None
     # Objects that exist now are never collected: keeping the collector off
     # them spares every case process from copying their pages.
     gc.freeze()
-    setup = _read_exact(ctrl_r, 8)
-    if setup is None:
-        return
-    setup = _read_exact(ctrl_r, int.from_bytes(setup, "big"))
-    if setup is None:
-        return
-    cfg, code_obj = _parse_setup(setup)
-    if first is None:
-        setup = None    # kept only to forward to a first case's process
-    timeout = cfg["timeout"]
-
     read, readv, write, writev, close, pipe, fork = (os.read, os.readv, os.write, os.writev,
                                                      os.close, os.pipe, os.fork)
     pipe2, O_NONBLOCK = os.pipe2, os.O_NONBLOCK
@@ -883,6 +880,24 @@ def _runner_main(ctrl_r, rep_w, first=None):
     rb = bytearray(4096)
     rn = 0
     prev = 0                        # the last case's process, to reap
+    if job is not None:
+        # Everything above ran before the job: what it wrote, it copied
+        # off the job's path. (Returning to the runner with nothing run
+        # since the fork cost it 124 more page faults after its job came.)
+        if _WARM_SETUP is not None:
+            _parse_setup(_WARM_SETUP)
+        first = job()
+    setup = _read_exact(ctrl_r, 8)
+    if setup is None:
+        return
+    setup = _read_exact(ctrl_r, int.from_bytes(setup, "big"))
+    if setup is None:
+        return
+    cfg, code_obj = _parse_setup(setup)
+    if first is None:
+        setup = None    # kept only to forward to a first case's process
+    timeout = cfg["timeout"]
+
     while True:
         head = b""
         while len(head) < 8:
@@ -1536,7 +1551,11 @@ def warm():
     _encode([1, "a", {"b": 2.5}, (1,), None], 0)
     _safe_repr(object())
     _format_error(ValueError("warm"), frames=False)
-    marshal.loads(marshal.dumps(compile("def f(a, b):\n    return a + b\n", "warm", "exec")))
+    global _WARM_SETUP
+    code = marshal.dumps(compile("def f(a, b):\n    return a + b\n", "warm", "exec"))
+    cfg = _dumps({"entry_point": "f", "timeout": 1.0}).encode()
+    _WARM_SETUP = len(cfg).to_bytes(4, "big") + cfg + code
+    _parse_setup(_WARM_SETUP)
     time.monotonic()
     del gc, marshal, resource, time
 
@@ -1592,11 +1611,11 @@ def judge(in_fd, out_fd, ctrl_w, rep_r):
         os.close(in_fd)
 
 
-def runner(ctrl_r, rep_w, first=None):
+def runner(ctrl_r, rep_w, job=None):
     """The runner's half, in the zygote's job process (stdin /dev/null,
-    stdout and stderr the job's): serve cases until ctrl_r ends. first: the
-    first case's process, made before the job (see _runner_main)."""
-    _runner_main(ctrl_r, rep_w, first)
+    stdout and stderr the job's): serve cases until ctrl_r ends. job: waits
+    for the job and returns the first case's process (see _runner_main)."""
+    _runner_main(ctrl_r, rep_w, job)
 
 
 def main():
