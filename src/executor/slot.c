@@ -175,6 +175,13 @@ hand_back(const char *proc)
 /* Runs the job in payload and publishes its result. Returns 0, or -1 when
  * the job could not run for a store failure and could not be handed back
  * either (it is still in proc: recover it before the next pop). */
+/* Set by handle(): the job it ran was a /run. */
+static int last_run;
+/* How long a slot waits after a /run before it builds its next sandbox:
+ * bench/ab, /run `true` p50 -0.19 and -0.26 ms (300 and 400 us), /run
+ * throughput at 32 clients the same within noise (379 and 370/s). */
+#define RUN_PREPARE_DELAY_US 400
+
 static int
 handle(const char *proc, int index, const char *payload, size_t plen)
 {
@@ -195,6 +202,7 @@ handle(const char *proc, int index, const char *payload, size_t plen)
 		return 0;
 	}
 	log_set_id(j.id);
+	last_run = j.kind == JOB_RUN;
 	snprintf(key, sizeof key, KEY_PREFIX "tries:%s", j.id);
 	/* The session's files come in the same round trip. */
 	if (j.session != NULL)
@@ -275,6 +283,14 @@ slot_main(const char *eid, int index)
 		if (slot_reopen) {
 			slot_reopen = 0;
 			log_reopen();
+		}
+		if (last_run) {
+			/* After a /run, the answer's way out (Redis, the API,
+			 * nginx) gets the CPU before the next sandbox is built:
+			 * building it at once (a fork, namespaces, mounts) kept
+			 * nginx waiting behind it on a 2-core machine. */
+			usleep(RUN_PREPARE_DELAY_US);
+			last_run = 0;
 		}
 		runner_prepare(index);
 		if (store_get() == NULL) {
