@@ -389,9 +389,9 @@ job(PyObject *self, PyObject *args)
 		_exit(0); /* the zygote went away, or discarded this one */
 	close(pending.psock);
 	pending.psock = -1;
-	if (parse_limits(msg, v) < 0) {
+	if (parse_limits(msg, v) < 0 || got < 3) {
 		errno = EINVAL;
-		child_fail(who, "the job's limits");
+		child_fail(who, "the job's limits and descriptors");
 	}
 	/* out of the way first, so that no dup2 below lands on one still
 	 * needed */
