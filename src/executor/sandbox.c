@@ -500,21 +500,29 @@ send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 	return 0;
 }
 
-/* Tells the zygote that no job's work directory is mounted: it may make
- * the next job process now ("p tmpfs_bytes"). */
+/* Mounts the next job's work directory, an empty tmpfs, on
+ * /run/evald/work (the last job's is gone), then tells the zygote to make
+ * the next job process now ("p tmpfs_bytes"), which finds it there. Both
+ * before the job arrives: the job only brings its files. */
 static int
 zygote_prepare(int zsock, const struct sandbox_spec *spec)
 {
-	char msg[64];
-	int n = snprintf(msg, sizeof msg, "p %lld", (long long)spec->tmpfs_bytes);
+	char msg[160];
+	int n;
 
+	snprintf(msg, sizeof msg, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
+	         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+	         (long long)spec->save_max_files * 2 + 8192);
+	if (mount("tmpfs", "/run/evald/work", "tmpfs", MS_NOSUID | MS_NODEV, msg) < 0)
+		return -1;
+	n = snprintf(msg, sizeof msg, "p %lld", (long long)spec->tmpfs_bytes);
 	return send(zsock, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
 }
 
 /* Init of a zygote sandbox: starts the Python zygote, then serves jobs until
- * the slot closes ctl. Each job gets a fresh tmpfs work directory, written
- * here; it reaches the waiting job process's /work through the shared
- * mount. Never returns. */
+ * the slot closes ctl. Each job gets a fresh tmpfs work directory, mounted
+ * before the job and written here when it comes; it reaches the waiting
+ * job process's /work through the shared mount. Never returns. */
 static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spec, int ctl, int sfd)
 {
 	static const char *argv[] = {NULL, "-I", "-S", "/run/evald/zygote.pyc", NULL};
@@ -525,8 +533,9 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 	    pipe2(xfd, O_CLOEXEC) < 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		init_fail(sfd, "socketpair");
 	/* The zygote makes each job process before its job arrives; the
-	 * job's work directory, mounted here later, reaches the job's mount
-	 * namespace (a slave copy of this one) through this shared mount. */
+	 * job's work directory, mounted here before that and written when the
+	 * job comes, reaches the job's mount namespace (a slave copy of this
+	 * one) through this shared mount. */
 	if (mount("/run/evald/work", "/run/evald/work", NULL, MS_BIND, NULL) < 0 ||
 	    mount(NULL, "/run/evald/work", NULL, MS_SHARED, NULL) < 0)
 		init_fail(sfd, "sharing /run/evald/work");
@@ -551,7 +560,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		struct sb_file *files = NULL;
 		size_t nfiles = 0;
 		int fds[5], got, over, jr[2];
-		char *blob, line[256], opts[160];
+		char *blob, line[256];
 		size_t ll = 0;
 		ssize_t n = recv_with_fds(ctl, &h, sizeof h, fds, 5, &got);
 
@@ -565,11 +574,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		    workdir_parse(blob, h.files_len, &files, &nfiles, &over) < 0)
 			_exit(117);
 		free(blob);
-		snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
-		         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-		         (long long)spec->save_max_files * 2 + 8192);
-		if (mount("tmpfs", "/run/evald/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ||
-		    workdir_materialise("/run/evald/work", files, nfiles, SANDBOX_UID) < 0)
+		if (workdir_materialise("/run/evald/work", files, nfiles, SANDBOX_UID) < 0)
 			_exit(118);
 		sb_files_free(files, nfiles);
 		if (pipe2(jr, O_CLOEXEC) < 0)
