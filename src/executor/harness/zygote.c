@@ -30,7 +30,6 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -228,88 +227,6 @@ child_result(const char *kind, PyObject *first)
 	return r;
 }
 
-/* While nothing arrives on fd, makes this process's own copy of every
- * page it still shares with the process it was forked from: each resident
- * page of its private writable mappings (mincore), by MADV_POPULATE_WRITE
- * in runs of at most 64 pages. A process made before its job calls it, so
- * that the copies its first Python statements would cause (a reference
- * count is a write) are not made on the job's path.
- *
- * Only when the slot is idle: it waits IDLE_MS for fd first, and stops as
- * soon as fd is readable. Under load the job is there at once and nothing
- * is copied; a process copies about four times the pages it would
- * otherwise touch, which costs throughput when the CPU is busy.
- *
- * Best effort: on a kernel without MADV_POPULATE_WRITE (before 5.14), or
- * without /proc/self/maps, the pages are copied on first write, as they
- * would be anyway. */
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#define IDLE_MS 2
-#define POPULATE_RUN 64
-
-static int
-arrived(int fd, int ms)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-
-	return poll(&p, 1, ms) != 0;
-}
-
-static void
-take_own_pages_while_idle(int fd)
-{
-	static char maps[32768];
-	static unsigned char vec[4096];
-	long page = sysconf(_SC_PAGESIZE);
-	ssize_t len = 0, n;
-	int mfd;
-
-	if (arrived(fd, IDLE_MS) || (mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	while (len < (ssize_t)sizeof maps - 1 &&
-	       (n = read(mfd, maps + len, sizeof maps - 1 - (size_t)len)) > 0)
-		len += n;
-	close(mfd);
-	maps[len] = '\0';
-	for (char *line = maps, *next; line != NULL && *line != '\0'; line = next) {
-		unsigned long lo, hi;
-		char perms[5];
-
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 ||
-		    strcmp(perms, "rw-p") != 0 || strstr(line, "[stack]") != NULL)
-			continue;
-		for (unsigned long at = lo; at < hi;) {
-			size_t npages = (hi - at) / (unsigned long)page, run = 0;
-			if (npages > sizeof vec)
-				npages = sizeof vec;
-			if (mincore((void *)at, npages * (size_t)page, vec) < 0)
-				break;
-			for (size_t i = 0; i <= npages; i++) {
-				if (i < npages && (vec[i] & 1) && run < POPULATE_RUN) {
-					run++;
-					continue;
-				}
-				if (run > 0) {
-					if (madvise((void *)(at + (i - run) * (unsigned long)page),
-					            run * (size_t)page, MADV_POPULATE_WRITE) < 0 &&
-					    errno == EINVAL)
-						return; /* no MADV_POPULATE_WRITE here */
-					if (arrived(fd, 0))
-						return;
-				}
-				/* a resident page that ended a full run starts the next */
-				run = i < npages && (vec[i] & 1);
-			}
-			at += npages * (unsigned long)page;
-		}
-	}
-}
-
 /* The first case's process, forked by the job process before its job: it
  * waits, holding nothing of a job's, for the job's stdin, stdout and
  * stderr on cs (sent once the job process has set the job's limits on
@@ -320,10 +237,7 @@ first_case_child(int cs, int spec_r, int rep_w, int mark_w)
 	static const char *who = "the first case's process";
 	char msg[16];
 	int fds[MAX_FDS], got;
-	ssize_t n;
-
-	take_own_pages_while_idle(cs);
-	n = recv_fds(cs, msg, sizeof msg, fds, &got);
+	ssize_t n = recv_fds(cs, msg, sizeof msg, fds, &got);
 
 	if (n <= 0 || got != 3)
 		_exit(0); /* no job: the job process ended first */
@@ -471,7 +385,6 @@ job(PyObject *self, PyObject *args)
 		PyErr_SetString(PyExc_RuntimeError, "not a job process waiting for its job");
 		return NULL;
 	}
-	take_own_pages_while_idle(pending.psock);
 	if (recv_fds(pending.psock, msg, sizeof msg, fds, &got) <= 0)
 		_exit(0); /* the zygote went away, or discarded this one */
 	close(pending.psock);
