@@ -127,6 +127,19 @@ static const char *const system_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                           "/lib64", "/lib32", "/libx32"};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
 
+/* Mounts a job's work directory on path: an empty tmpfs the sandbox user
+ * owns, of sandbox_tmpfs_mb, with room for the session's files. */
+static int
+mount_work(const struct sandbox_spec *spec, const char *path)
+{
+	char opts[160];
+
+	snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
+	         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
+	         (long long)spec->save_max_files * 2 + 8192);
+	return mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+}
+
 /* Builds the new root under NEWROOT and pivots into it. */
 static void
 init_build_root(const struct sandbox_spec *spec, int sfd)
@@ -180,11 +193,7 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		init_fail(sfd, "/etc/alternatives");
 
 	/* The writable places: the work directory and /tmp, size-limited. */
-	snprintf(opts, sizeof opts, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
-	         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-	         (long long)spec->save_max_files * 2 + 8192);
-	if (mkdir(NEWROOT "/work", 0755) < 0 ||
-	    mount("tmpfs", NEWROOT "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+	if (mkdir(NEWROOT "/work", 0755) < 0 || mount_work(spec, NEWROOT "/work") < 0)
 		init_fail(sfd, "mounting /work");
 	snprintf(opts, sizeof opts, "size=%lld,mode=1777", (long long)spec->tmpfs_bytes);
 	if (mkdir(NEWROOT "/tmp", 0755) < 0 ||
@@ -507,13 +516,10 @@ send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 static int
 zygote_prepare(int zsock, const struct sandbox_spec *spec)
 {
-	char msg[160];
+	char msg[64];
 	int n;
 
-	snprintf(msg, sizeof msg, "size=%lld,mode=0755,uid=%d,gid=%d,nr_inodes=%lld",
-	         (long long)spec->tmpfs_bytes, SANDBOX_UID, SANDBOX_UID,
-	         (long long)spec->save_max_files * 2 + 8192);
-	if (mount("tmpfs", "/run/evald/work", "tmpfs", MS_NOSUID | MS_NODEV, msg) < 0)
+	if (mount_work(spec, "/run/evald/work") < 0)
 		return -1;
 	n = snprintf(msg, sizeof msg, "p %lld", (long long)spec->tmpfs_bytes);
 	return send(zsock, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;

@@ -172,16 +172,16 @@ hand_back(const char *proc)
 	return rc;
 }
 
-/* Runs the job in payload and publishes its result. Returns 0, or -1 when
- * the job could not run for a store failure and could not be handed back
- * either (it is still in proc: recover it before the next pop). */
 /* Set by handle(): the job it ran was a /run. */
 static int last_run;
 /* How long a slot waits after a /run before it builds its next sandbox:
- * bench/ab, /run `true` p50 -0.19 and -0.26 ms (300 and 400 us), /run
- * throughput at 32 clients the same within noise (379 and 370/s). */
+ * bench/ab in blocks, /run `true` p50 -0.31 ms against no wait (6 of 6
+ * blocks); /run throughput at 32 clients the same within noise. */
 #define RUN_PREPARE_DELAY_US 400
 
+/* Runs the job in payload and publishes its result. Returns 0, or -1 when
+ * the job could not run for a store failure and could not be handed back
+ * either (it is still in proc: recover it before the next pop). */
 static int
 handle(const char *proc, int index, const char *payload, size_t plen)
 {
