@@ -505,3 +505,32 @@ def test_every_case_has_the_jobs_limits_descriptors_and_place(api):
     assert lim[0][1] <= 2 + 2 and lim[1][0] <= 512 * mib, lim     # the case's own CPU and memory
     assert fds == ["/dev/null", "pipe", "pipe", "pipe"], fds
     assert cwd == "/work" and own_group is True, got[0]
+
+
+def test_every_case_runs_on_the_shared_huge_page_code_and_nothing_is_writable_and_executable(api):
+    """The zygote puts the interpreter's code on anonymous huge pages
+    (zygote.c, huge_text) that every process it forks shares. Each case,
+    the one made ahead and the ones forked later, must find them mapped
+    read-only and executable (when the kernel gives huge pages at all), and
+    no mapping of a case may be both writable and executable."""
+    code = ("def f(i):\n"
+            "    maps, cur = [], None\n"
+            "    with open('/proc/self/smaps') as m:\n"
+            "        for line in m:\n"
+            "            w = line.split()\n"
+            "            if '-' in w[0] and len(w) >= 5:\n"
+            "                cur = [w[1], len(w) > 5 and w[5] or '']\n"
+            "                maps.append(cur)\n"
+            "            elif w[0] == 'AnonHugePages:':\n"
+            "                cur.append(int(w[1]))\n"
+            "    return maps\n")
+    body = api.evaluate(code, "f", [{"input": str(i), "output": "None"} for i in range(3)])
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        thp = "[never]" not in f.read()
+    for c in cases_of(body, 3):
+        maps = c["got"]
+        assert maps and all(len(m) == 3 for m in maps), maps
+        wx = [m for m in maps if "w" in m[0] and "x" in m[0]]
+        assert wx == [], wx
+        huge = [m for m in maps if m[0] == "r-xp" and m[1] == "" and m[2] >= 2048]
+        assert bool(huge) is thp, maps

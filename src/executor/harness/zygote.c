@@ -30,6 +30,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -636,6 +637,97 @@ serve(PyObject *self, PyObject *args)
 	return r;
 }
 
+/* ---- the interpreter's code on huge pages ---- */
+
+#define HUGE_PAGE (2UL << 20)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* The run of mappings of one file around addr, from /proc/self/maps:
+ * consecutive, each readable and none writable. Returns 0 and sets *lo and
+ * *hi, or -1. */
+static int
+code_run(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	unsigned long a, b, ino, file = 0;
+	char perm[8];
+	int found = 0;
+
+	if (f == NULL)
+		return -1;
+	*lo = *hi = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &a, &b, perm, &ino) != 4)
+			continue;
+		if (found && (a != *hi || ino != file || perm[0] != 'r' || perm[1] == 'w'))
+			break; /* the run around addr has ended */
+		if (ino == 0 || perm[0] != 'r' || perm[1] == 'w') {
+			*lo = *hi = 0;
+			continue;
+		}
+		if (a != *hi || ino != file)
+			*lo = a; /* a new run */
+		*hi = b;
+		file = ino;
+		if (a <= addr && addr < b)
+			found = 1;
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/* huge_text(): puts the 2 MiB-aligned part of the interpreter's read-only
+ * image (its code, and the read-only data around it) on anonymous huge
+ * pages, at the same addresses, read-only and executable. A file's code is
+ * mapped again, 16 pages a fault, by every process forked from here, and
+ * unmapped at each one's exit; a huge page's single entry is copied at
+ * fork instead. Returns True when done, False when the image has no whole
+ * 2 MiB block or the kernel gives no huge page (nothing has changed then).
+ * Only in a process with one thread. */
+static PyObject *
+huge_text(PyObject *self, PyObject *args)
+{
+	uintptr_t lo, hi, a;
+	size_t n;
+	char *raw;
+
+	(void)self;
+	(void)args;
+	if (code_run((uintptr_t)&PyEval_EvalCode, &lo, &hi) < 0)
+		Py_RETURN_FALSE;
+	lo = (lo + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	hi &= ~(HUGE_PAGE - 1);
+	if (hi <= lo)
+		Py_RETURN_FALSE;
+	n = hi - lo;
+	raw = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		Py_RETURN_FALSE;
+	a = ((uintptr_t)raw + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (a > (uintptr_t)raw)
+		munmap(raw, a - (uintptr_t)raw);
+	munmap((char *)a + n, (uintptr_t)raw + HUGE_PAGE - a);
+	if (madvise((void *)a, n, MADV_HUGEPAGE) < 0)
+		goto undo;
+	memcpy((void *)a, (void *)lo, n);
+	/* answers 0 only when every block is one huge page */
+	if (madvise((void *)a, n, MADV_COLLAPSE) < 0 ||
+	    mprotect((void *)a, n, PROT_READ | PROT_EXEC) < 0)
+		goto undo;
+	/* One step: the code that runs this call is replaced by the same bytes.
+	 * (Should the kernel fail after it has unmapped lo, this process dies,
+	 * as a zygote that fails at its start.) */
+	if (mremap((void *)a, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) != (void *)lo)
+		goto undo;
+	Py_RETURN_TRUE;
+undo:
+	munmap((void *)a, n);
+	Py_RETURN_FALSE;
+}
+
 /* user_namespace(): this process becomes root of a new user namespace that
  * maps only the sandbox user (the zygote's own, at its start). */
 static PyObject *
@@ -683,6 +775,7 @@ static PyMethodDef methods[] = {
     {"user_namespace", user_namespace, METH_NOARGS, "Enter a user namespace of one's own."},
     {"prctl", py_prctl, METH_VARARGS, "prctl(option, arg)."},
     {"unshare", py_unshare, METH_VARARGS, "unshare(flags)."},
+    {"huge_text", huge_text, METH_NOARGS, "The interpreter's code on huge pages."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {
