@@ -107,6 +107,12 @@ filter_build(void)
 		return NULL;
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0)
 		goto out;
+	/* A binary search on the syscall number instead of a list: the kernel
+	 * runs the program for every syscall number when a process loads it
+	 * (to learn which are always allowed), about 80 us per job process
+	 * with the list. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0)
+		goto out;
 	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
