@@ -319,14 +319,19 @@ read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char
 
 /* The job process: limits, unprivileged ids, exec. With cmd_fd >= 0 it is
  * made before its job: everything but the CPU limit and the exec is done
- * while it waits, and the command comes on cmd_fd (read_command). Never
- * returns. */
+ * while it waits, and the command comes on cmd_fd (read_command). With
+ * zygote, it is a zygote sandbox's zygote: no seccomp filter (it makes
+ * namespaces; each job process it forks loads the filter itself), and the
+ * interpreter's symbols all bound at its start, so that no process forked
+ * from it resolves one again (and copies the page it writes the address
+ * to). Never returns. */
 static void __attribute__((noreturn))
 job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s, int in_fd,
-         int out_fd, int err_fd, int res_fd, int sfd, int with_filter, int cmd_fd)
+         int out_fd, int err_fd, int res_fd, int sfd, int zygote, int cmd_fd)
 {
 	const char *cmd_argv[ARGV_MAX];
-	static char *const envp[] = {"PATH=/run/evald/bin:/usr/bin:/bin",
+	static char *const envp[] = {"LD_BIND_NOW=1", /* the zygote's only */
+	                             "PATH=/run/evald/bin:/usr/bin:/bin",
 	                             "HOME=/work",
 	                             "LANG=C.UTF-8",
 	                             "LC_ALL=C.UTF-8",
@@ -373,7 +378,7 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		init_fail(sfd, "PR_SET_PDEATHSIG");
 	if (chdir("/work") < 0)
 		init_fail(sfd, "chdir /work");
-	if (with_filter && filter_load() < 0)
+	if (!zygote && filter_load() < 0)
 		init_fail(sfd, "loading the seccomp filter");
 	if (cmd_fd >= 0) {
 		if (read_command(cmd_fd, spec, &cpu_s, cmd_argv) < 0)
@@ -382,7 +387,7 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		set_limit(RLIMIT_CPU, cpu_s, sfd, "RLIMIT_CPU");
 		argv = cmd_argv;
 	}
-	execve(argv[0], (char *const *)argv, envp);
+	execve(argv[0], (char *const *)argv, zygote ? envp : envp + 1);
 	{
 		/* Not a sandbox failure: the command does not exist. */
 		char msg[300];
@@ -553,7 +558,7 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 		close(zs[0]);
 		/* no filter: the zygote makes namespaces; it never runs the
 		 * job's code, whose process loads the filter itself */
-		job_exec(spec, argv, -1, null_fd, null_fd, null_fd, zs[1], xfd[1], 0, -1);
+		job_exec(spec, argv, -1, null_fd, null_fd, null_fd, zs[1], xfd[1], 1, -1);
 	}
 	close(zs[1]);
 	close(xfd[1]);
@@ -693,7 +698,7 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			job_exec(spec, spec->argv, spec->cpu_s, in[0], out_fd, err_fd, res_fd,
-			         xfd[1], 1, -1);
+			         xfd[1], 0, -1);
 		}
 	} else {
 		/* The job process is made now, and locks itself down while the
@@ -705,7 +710,7 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 			init_fail(sfd, "fork");
 		if (job == 0) {
 			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			job_exec(spec, spec->argv, -1, in[0], out_fd, err_fd, res_fd, xfd[1], 1,
+			job_exec(spec, spec->argv, -1, in[0], out_fd, err_fd, res_fd, xfd[1], 0,
 			         cmd[0]);
 		}
 		close(cmd[0]);
