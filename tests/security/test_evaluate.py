@@ -266,6 +266,37 @@ def test_evaluate_a_case_never_meets_the_last_cases_process(api):
     assert body["passed"] is True, body
 
 
+
+def test_evaluate_a_case_finds_no_other_cases_input_in_its_memory(api):
+    """Every case's input passes through the runner, of which each later
+    case's process is a copy: the runner must wipe a case's input (and
+    report) before it forks the next case. Each case scans every writable
+    mapping of its own process for any case's input (a long one first, so
+    that a shorter one written over it would leave its tail) and for its
+    own, which shows the scan sees what is there. Each returns its input,
+    so that the reports carry them too."""
+    tag = secrets.token_hex(6)
+    inputs = ["'%s%s-%d-z'" % ("y" * (3000 if i == 0 else 20 + i), tag, i) for i in range(4)]
+    body = api.evaluate('''
+        import ctypes, re
+        TAG = %r
+        def f(x):
+            blobs = []
+            with open("/proc/self/maps") as m:      # (/proc/self/mem: not dumpable)
+                for line in m:
+                    f = line.split()
+                    lo, hi = (int(v, 16) for v in f[0].split("-"))
+                    if "rw" in f[1] and hi - lo <= (64 << 20):
+                        blobs.append(ctypes.string_at(lo, hi - lo))
+            mine = x.split("-")[-2]
+            found = set()
+            for b in blobs:
+                found.update(m.decode() for m in re.findall((TAG + "-([0-9])-z").encode(), b))
+            return [mine, sorted(found), x]
+    ''' % tag, "f", [{"input": s, "output": "None"} for s in inputs])
+    got = [(c["got"] or [c["error"]])[:2] for c in body["case_results"]]
+    assert got == [[str(i), [str(i)]] for i in range(4)], got
+
 def test_evaluate_escapes_through_syscalls(api):
     body = api.evaluate('''
         import ctypes, errno, os

@@ -821,11 +821,6 @@ _HDR = (b'{"marker":%s,"timeout":%s,"problem":%s,"exit":%s,"signal":%s,'
 _JSON_BOOL = (b"false", b"true")
 
 
-# A setup message like a job's, made once by warm() in the zygote: each
-# runner parses it before its job comes.
-_WARM_SETUP = None
-
-
 def _parse_setup(setup):
     """(cfg, code object or None) of the runner's setup message."""
     hlen = int.from_bytes(setup[:4], "big")
@@ -839,9 +834,6 @@ def first_case(spec_r, res_w, mark_w):
     arrived (with the job's descriptors and limits since): read the setup
     and the first case's spec, as the runner forwards them on spec_r, and
     run the case. Never returns."""
-    global _resource
-    import resource
-    _resource = resource
     parts = []
     for _ in range(2):
         head = _read_exact(spec_r, 8)
@@ -852,19 +844,26 @@ def first_case(spec_r, res_w, mark_w):
     os.close(spec_r)
     setup, spec = parts
     del parts
+    later_case(setup, spec, res_w, mark_w)
+
+
+def later_case(setup, spec, res_w, mark_w):
+    """A case's process with its setup and spec in hand: a later case's,
+    forked by the zygote module's runner (zygote.c) once its spec came, or
+    the first case's. Never returns."""
+    global _resource
+    import resource
+    _resource = resource
     cfg, code_obj = _parse_setup(setup)
     del setup
     _case_main(spec, cfg, code_obj, res_w, mark_w)
 
 
-def _runner_main(ctrl_r, rep_w, job=None):
+def _runner_main(ctrl_r, rep_w):
     """Fork one case process per spec from ctrl_r and relay each report,
-    framed with how the case ended, on rep_w. job, if given, is called once
-    the runner is ready and before it reads anything: it waits for the job
-    (ctrl_r and rep_w come with it) and returns None or the first case's
-    process, made before the job arrived: (pid, the read ends of its report
-    and marker pipes, the write end of the pipe it reads its setup and spec
-    from), which is used instead of a fork for the first spec.
+    framed with how the case ended, on rep_w. This is the runner of a
+    harness that runs without the zygote's module (a one-shot sandbox); a
+    zygote's job process runs the same loop in C (zygote.c, run_cases).
 
     After every fork the runner copies each page it writes (a reference
     count is a write), and it works while the judge and the next case wait
@@ -877,7 +876,6 @@ def _runner_main(ctrl_r, rep_w, job=None):
     import gc
     from time import monotonic, sleep
     _resource = resource
-    first = None
     # Objects that exist now are never collected: keeping the collector off
     # them spares every case process from copying their pages.
     gc.freeze()
@@ -893,18 +891,10 @@ def _runner_main(ctrl_r, rep_w, job=None):
     select_, frombytes, hdr_fmt, json_bool = select.select, int.from_bytes, _HDR, _JSON_BOOL
     buf = bytearray(4096)           # the spec of the case being forked
     # What the case process reports: a page, grown by doubling for a large
-    # report. (It was 64 KiB from the start: each job's runner then wrote
-    # and copied about 96 pages more.)
+    # report.
     rb = bytearray(4096)
     rn = 0
     prev = 0                        # the last case's process, to reap
-    if job is not None:
-        # Everything above ran before the job: what it wrote, it copied
-        # off the job's path. (Returning to the runner with nothing run
-        # since the fork cost it 124 more page faults after its job came.)
-        if _WARM_SETUP is not None:
-            _parse_setup(_WARM_SETUP)
-        first = job()
     setup = _read_exact(ctrl_r, 8)
     if setup is None:
         return
@@ -912,8 +902,7 @@ def _runner_main(ctrl_r, rep_w, job=None):
     if setup is None:
         return
     cfg, code_obj = _parse_setup(setup)
-    if first is None:
-        setup = None    # kept only to forward to a first case's process
+    setup = None
     timeout = cfg["timeout"]
 
     while True:
@@ -929,87 +918,73 @@ def _runner_main(ctrl_r, rep_w, job=None):
             buf = bytearray(n)
         if not _readinto_exact(ctrl_r, buf, n):
             return
-        if first is not None:
-            # The first case's process is already there: it gets the
-            # setup and its spec (and nothing more) on its own pipe.
-            pid, r, mr, spec_w = first
-            first = None
-            try:
-                _write_all(spec_w, _frame(setup) + _frame(bytes(buf[:n])))
-            except OSError:
-                pass                # it is gone: how it ended is its verdict
-            close(spec_w)
-            setup = None
-            buf[:n] = bytes(n)
-            start = monotonic()
-        else:
-            r, w = pipe()
-            # the marker: read only once the case has ended, so that it
-            # wakes nobody while the case runs
-            mr, mw = pipe2(O_NONBLOCK)
-            # While the last case's process still exits, this one is forked
-            # but held on a pipe: it runs none of the code until the last is
-            # reaped (its memory freed, its pid gone from every count).
-            gr, gw = pipe() if prev else (-1, -1)
+        r, w = pipe()
+        # the marker: read only once the case has ended, so that it
+        # wakes nobody while the case runs
+        mr, mw = pipe2(O_NONBLOCK)
+        # While the last case's process still exits, this one is forked
+        # but held on a pipe: it runs none of the code until the last is
+        # reaped (its memory freed, its pid gone from every count).
+        gr, gw = pipe() if prev else (-1, -1)
+        try:
+            pid = fork()
+        except OSError as e:
+            pid = -1
+            err = e
+        if pid < 0 and prev:
+            # The last case's process (or what it left) may be what this
+            # fork ran out of (RLIMIT_NPROC): reap it, then fork again.
+            close(gr)
+            close(gw)
+            gr = gw = -1
+            _reap(prev)
+            prev = 0
             try:
                 pid = fork()
             except OSError as e:
-                pid = -1
                 err = e
-            if pid < 0 and prev:
-                # The last case's process (or what it left) may be what this
-                # fork ran out of (RLIMIT_NPROC): reap it, then fork again.
-                close(gr)
-                close(gw)
-                gr = gw = -1
-                _reap(prev)
-                prev = 0
-                try:
-                    pid = fork()
-                except OSError as e:
-                    err = e
-            if pid < 0:
-                buf[:n] = bytes(n)
-                close(r)
-                close(w)
-                close(mr)
-                close(mw)
-                body = _dumps({"fork_error": str(err)}).encode()
-                _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
-                continue
-            if pid == 0:
-                try:
-                    close(r)
-                    close(mr)
-                    close(ctrl_r)
-                    close(rep_w)
-                    spec = bytes(buf[:n])
-                    buf[:] = bytes(len(buf))
-                    if gr >= 0:
-                        close(gw)
-                        if not read(gr, 1):
-                            os._exit(0)
-                        close(gr)
-                    _case_main(spec, cfg, code_obj, w, mw)
-                finally:
-                    os._exit(EXIT_INTERNAL)
-            buf[:n] = bytes(n)          # the next case process must not find this one
+        if pid < 0:
+            buf[:n] = bytes(n)
+            close(r)
             close(w)
+            close(mr)
             close(mw)
+            body = _dumps({"fork_error": str(err)}).encode()
+            _write_all(rep_w, _frame(len(body).to_bytes(4, "big") + body))
+            continue
+        if pid == 0:
             try:
-                setpgid(pid, pid)
+                close(r)
+                close(mr)
+                close(ctrl_r)
+                close(rep_w)
+                spec = bytes(buf[:n])
+                buf[:] = bytes(len(buf))
+                if gr >= 0:
+                    close(gw)
+                    if not read(gr, 1):
+                        os._exit(0)
+                    close(gr)
+                _case_main(spec, cfg, code_obj, w, mw)
+            finally:
+                os._exit(EXIT_INTERNAL)
+        buf[:n] = bytes(n)          # the next case process must not find this one
+        close(w)
+        close(mw)
+        try:
+            setpgid(pid, pid)
+        except OSError:
+            pass
+        if prev:
+            close(gr)
+            _reap(prev)
+            prev = 0
+            try:
+                write(gw, b"g")
             except OSError:
-                pass
-            if prev:
-                close(gr)
-                _reap(prev)
-                prev = 0
-                try:
-                    write(gw, b"g")
-                except OSError:
-                    pass                # it is gone: how it ended is its verdict
-                close(gw)
-            start = monotonic()
+                pass                # it is gone: how it ended is its verdict
+            close(gw)
+        start = monotonic()
 
         # Collect the report: "R", its size (8 bytes) and the JSON, within
         # the case's wall limit.
@@ -1477,8 +1452,9 @@ def _evaluate(raw, runner):
 
     if runner is None:
         return _error_doc("internal: could not start the case runner\n", results)
-    runner.setup({"code": code, "entry_point": req.get("entry_point"),
-                  "timeout": timeout, "mem": mem_mb}, code_bytes, timeout)
+    # the time limit first: the zygote's runner (zygote.c) reads it there
+    runner.setup({"timeout": timeout, "code": code, "entry_point": req.get("entry_point"),
+                  "mem": mem_mb}, code_bytes, timeout)
     del code_bytes
 
     top_error = None
@@ -1569,11 +1545,9 @@ def warm():
     _encode([1, "a", {"b": 2.5}, (1,), None], 0)
     _safe_repr(object())
     _format_error(ValueError("warm"), frames=False)
-    global _WARM_SETUP
     code = marshal.dumps(compile("def f(a, b):\n    return a + b\n", "warm", "exec"))
-    cfg = _dumps({"entry_point": "f", "timeout": 1.0}).encode()
-    _WARM_SETUP = len(cfg).to_bytes(4, "big") + cfg + code
-    _parse_setup(_WARM_SETUP)
+    cfg = _dumps({"timeout": 1.0, "entry_point": "f"}).encode()
+    _parse_setup(len(cfg).to_bytes(4, "big") + cfg + code)
     time.monotonic()
     del gc, marshal, resource, time
 
@@ -1627,13 +1601,6 @@ def judge(in_fd, out_fd, ctrl_w, rep_r):
         _serve(in_fd, out_fd, runner)
     finally:
         os.close(in_fd)
-
-
-def runner(ctrl_r, rep_w, job=None):
-    """The runner's half, in the zygote's job process (stdin /dev/null,
-    stdout and stderr the job's): serve cases until ctrl_r ends. job: waits
-    for the job and returns the first case's process (see _runner_main)."""
-    _runner_main(ctrl_r, rep_w, job)
 
 
 def main():

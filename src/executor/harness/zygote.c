@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define SANDBOX_UID 1000 /* as sandbox.c */
@@ -322,12 +323,17 @@ static struct {
 	int first[5]; /* its first case's process (fork_first_case), or -1s */
 } pending = {-1, {-1, -1, -1, -1, -1}};
 
+static void job_arrive(int first_out[4]);
+static PyObject *run_cases(const int first_in[4]);
+
 /* PID 1 of the job's namespace, made before its job arrives: its own mount
  * and IPC namespaces, a fresh /tmp, /dev/shm and /proc, the work
- * directory on /work, a user namespace of its own, locked down; with the
- * evaluation harness, its first case's process forked. Returns ("job",
- * None): the harness may get ready, then calls job() for its job. In the
- * first case's process, returns ("case", ...) (see first_case_child). */
+ * directory on /work, a user namespace of its own, locked down. With the
+ * grading harness, returns ("job", None): the harness may get ready, then
+ * calls job() for its job. With the evaluation harness, forks its first
+ * case's process, waits for its job and is the runner (run_cases), which
+ * never returns here; in the first case's process, returns ("case", ...)
+ * (see first_case_child), in a later case's, ("later", ...). */
 static PyObject *
 job_process(const struct zygote *z, int psock, long long tmpfs)
 {
@@ -361,18 +367,24 @@ job_process(const struct zygote *z, int psock, long long tmpfs)
 	if (z->split && (r = fork_first_case(psock, pending.first)) != NULL)
 		return r;
 	pending.psock = psock;
+	if (z->split) {
+		int first[4];
+
+		job_arrive(first);
+		return run_cases(first);
+	}
 	Py_INCREF(Py_None);
 	return child_result("job", Py_None);
 }
 
-/* job(), in a job process: waits for its job on the zygote's socket: the
- * job's limits and descriptors, which become 0.. in order (the first
- * case's ends follow them); sets the limits on the first case's process
- * and on itself, sends the first case its stdin, stdout and stderr. Returns
- * the first case's process, (pid, rep_r, mark_r, spec_w), or None. Ends
- * the process when no job comes. */
-static PyObject *
-job(PyObject *self, PyObject *args)
+/* In a job process: waits for its job on the zygote's socket: the job's
+ * limits and descriptors, which become 0.. in order (the first case's ends
+ * follow them); sets the limits on the first case's process and on itself,
+ * sends the first case its stdin, stdout and stderr. Fills first[] with the
+ * first case's pid and its report, marker and spec descriptors (pid 0: no
+ * first case). Ends the process when no job comes. */
+static void
+job_arrive(int first_out[4])
 {
 	static const char *who = "the job process";
 	char msg[4096];
@@ -380,12 +392,6 @@ job(PyObject *self, PyObject *args)
 	const int *first = pending.first;
 	long long v[8];
 
-	(void)self;
-	(void)args;
-	if (pending.psock < 0) {
-		PyErr_SetString(PyExc_RuntimeError, "not a job process waiting for its job");
-		return NULL;
-	}
 	if (recv_fds(pending.psock, msg, sizeof msg, fds, &got) <= 0)
 		_exit(0); /* the zygote went away, or discarded this one */
 	close(pending.psock);
@@ -411,6 +417,7 @@ job(PyObject *self, PyObject *args)
 			child_fail(who, "dup2");
 	if (syscall(SYS_close_range, n, ~0U, 0) < 0)
 		child_fail(who, "close_range");
+	first_out[0] = 0;
 	if (first[0] > 0) {
 		/* the first case's process: the job's limits, then its stdin,
 		 * stdout and stderr, which let it go on */
@@ -419,14 +426,451 @@ job(PyObject *self, PyObject *args)
 		if (send_fds(got, "j", 1, (const int[]){0, 1, 2}, 3) < 0)
 			child_fail(who, "handing the first case its descriptors");
 		close(got);
+		first_out[0] = first[0];
+		first_out[1] = got + 1;
+		first_out[2] = got + 2;
+		first_out[3] = got + 3;
 	}
 	if (apply_job_limits(0, v) < 0)
 		child_fail(who, "setting the job's limits");
 	if (chdir("/work") < 0)
 		child_fail(who, "chdir /work");
-	if (first[0] > 0)
-		return Py_BuildValue("(iiii)", first[0], got + 1, got + 2, got + 3);
+}
+
+/* job(), in a job process of the grading harness: waits for its job (see
+ * job_arrive); the harness then runs. */
+static PyObject *
+job(PyObject *self, PyObject *args)
+{
+	int first[4];
+
+	(void)self;
+	(void)args;
+	if (pending.psock < 0) {
+		PyErr_SetString(PyExc_RuntimeError, "not a job process waiting for its job");
+		return NULL;
+	}
+	job_arrive(first);
 	Py_RETURN_NONE;
+}
+
+/* ---- the runner ---- */
+
+/* The evaluation harness's runner is the job process itself, in C from its
+ * fork to its exit: it runs no Python, so it copies none of the zygote's
+ * pages for Python's sake, and a later case's process is forked from a
+ * process that holds nothing but the job's setup. The protocol is
+ * evaluate.py's (_runner_main, the same loop for a harness without this
+ * module): the judge writes the setup, then each case's spec, as frames (an
+ * 8-byte big-endian length, then the bytes) on RUN_CTRL; for each case the
+ * runner writes on RUN_REP a frame holding a 4-byte header length, a JSON
+ * header saying how the case ended, and the case's report. */
+
+#define RUN_CTRL 3
+#define RUN_REP 4
+#define REPORT_MAX (64LL << 20) /* evaluate.py's MAX_FRAME */
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned long long
+big_endian(const unsigned char *p, int n)
+{
+	unsigned long long x = 0;
+
+	for (int i = 0; i < n; i++)
+		x = x << 8 | p[i];
+	return x;
+}
+
+static void
+put_big_endian(unsigned char *p, unsigned long long x, int n)
+{
+	for (int i = n - 1; i >= 0; i--, x >>= 8)
+		p[i] = (unsigned char)x;
+}
+
+/* Writes every byte of iov; -1 when the reader has gone. */
+static int
+write_iov(int fd, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t k = writev(fd, iov, cnt);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		while (cnt > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
+/* n bytes from fd; 0 at its end (or on an error), 1 when read. */
+static int
+read_full(int fd, void *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = read(fd, buf, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		buf = (char *)buf + k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+/* One frame from the judge into *buf (grown as needed, the old one wiped).
+ * Returns its length, -1 at the end of the judge's pipe. */
+static long long
+read_frame(char **buf, size_t *cap)
+{
+	unsigned char head[8];
+	unsigned long long n;
+
+	if (!read_full(RUN_CTRL, head, 8))
+		return -1;
+	n = big_endian(head, 8);
+	if (n > (unsigned long long)REPORT_MAX) {
+		errno = EMSGSIZE;
+		child_fail("the runner", "a frame from the judge");
+	}
+	if (n > *cap || *buf == NULL) {
+		char *b = malloc(n > 4096 ? n : 4096);
+		if (b == NULL)
+			child_fail("the runner", "malloc");
+		if (*buf != NULL) {
+			explicit_bzero(*buf, *cap);
+			free(*buf);
+		}
+		*buf = b;
+		*cap = n > 4096 ? n : 4096;
+	}
+	if (!read_full(RUN_CTRL, *buf, n))
+		return -1;
+	return (long long)n;
+}
+
+/* The case time limit, in seconds, from the setup's header: the judge
+ * writes it first, {"timeout":<seconds>,...}. -1 when it is not there. */
+static double
+setup_timeout(const char *setup, long long len)
+{
+	static const char key[] = "{\"timeout\":";
+	char num[64];
+	unsigned long long hlen;
+	size_t i = 0;
+	const char *p;
+	char *end;
+	double t;
+
+	if (len < 4)
+		return -1;
+	hlen = big_endian((const unsigned char *)setup, 4);
+	if (hlen > (unsigned long long)len - 4 || hlen < sizeof key ||
+	    memcmp(setup + 4, key, sizeof key - 1) != 0)
+		return -1;
+	p = setup + 4 + sizeof key - 1;
+	while (p + i < setup + 4 + hlen && p[i] != ',' && p[i] != '}' && i < sizeof num - 1) {
+		num[i] = p[i];
+		i++;
+	}
+	num[i] = '\0';
+	t = strtod(num, &end);
+	return i > 0 && *end == '\0' && t > 0 && t <= 86400 ? t : -1;
+}
+
+/* A later case's process: forked with its report and marker pipes, held
+ * (gate >= 0) until the last case's process has been reaped. Returns
+ * ("later", (setup, spec, rep_w, mark_w)) to run its case. */
+static PyObject *
+later_case_child(const char *setup, long long setup_len, const char *spec, long long n, int rep_w,
+                 int mark_w, int gate)
+{
+	char g;
+
+	close(RUN_CTRL);
+	close(RUN_REP);
+	if (gate >= 0) {
+		if (!read_full(gate, &g, 1))
+			_exit(0); /* the runner has gone */
+		close(gate);
+	}
+	return child_result("later", Py_BuildValue("(y#y#ii)", setup, (Py_ssize_t)setup_len, spec,
+	                                           (Py_ssize_t)n, rep_w, mark_w));
+}
+
+/* Waits (without reaping it) until pid has ended or deadline has passed;
+ * 1 when the deadline passed first. */
+static int
+await_end(pid_t pid, double deadline)
+{
+	double pause = 0.0005;
+
+	for (;;) {
+		siginfo_t si;
+		double left;
+
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid != 0)
+			return 0;
+		left = deadline - mono();
+		if (left <= 0)
+			return 1;
+		if (pause > left)
+			pause = left;
+		struct timespec ts = {(time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9)};
+		nanosleep(&ts, NULL);
+		pause = pause * 2 > 0.02 ? 0.02 : pause * 2;
+	}
+}
+
+/* The runner (see above). first: the first case's process, made before the
+ * job, and its report, marker and spec descriptors. Never returns in the
+ * job process; in a later case's process returns what later_case_child
+ * does. */
+static PyObject *
+run_cases(const int first_in[4])
+{
+	static const char *who = "the runner";
+	char *setup = NULL, *spec = NULL, *rb;
+	size_t setup_cap = 0, spec_cap = 0, rb_cap = 4096, rn = 0;
+	long long setup_len, n;
+	int first[4];
+	pid_t prev = 0;
+	double timeout;
+
+	memcpy(first, first_in, sizeof first);
+	setup_len = read_frame(&setup, &setup_cap);
+	if (setup_len < 0)
+		_exit(0);
+	timeout = setup_timeout(setup, setup_len);
+	if (timeout < 0) {
+		errno = EINVAL;
+		child_fail(who, "the setup's case time limit");
+	}
+	if ((rb = malloc(rb_cap)) == NULL)
+		child_fail(who, "malloc");
+	for (;;) {
+		const char *problem = "null";
+		char code[16] = "null", sig[16] = "null", body[160];
+		unsigned char head[12];
+		long long p0 = -1, size = 0;
+		int r, mr, timed_out = 0, blen;
+		double start, deadline;
+		pid_t pid;
+		char mark;
+
+		if ((n = read_frame(&spec, &spec_cap)) < 0)
+			_exit(0); /* the judge is done */
+		if (first[0] > 0) {
+			/* The first case's process is already there: it gets the
+			 * setup and its spec (and nothing more) on its own pipe. */
+			unsigned char h1[8], h2[8];
+			struct iovec iov[4] = {
+			    {h1, 8}, {setup, (size_t)setup_len}, {h2, 8}, {spec, (size_t)n}};
+
+			put_big_endian(h1, (unsigned long long)setup_len, 8);
+			put_big_endian(h2, (unsigned long long)n, 8);
+			(void)write_iov(first[3], iov, 4); /* gone: how it ended is its verdict */
+			close(first[3]);
+			explicit_bzero(spec, (size_t)n); /* no later case may find it */
+			pid = first[0];
+			r = first[1];
+			mr = first[2];
+			first[0] = 0;
+		} else {
+			int rp[2], mp[2], gp[2] = {-1, -1};
+
+			/* the marker is read only once the case has ended, so that it
+			 * wakes nobody while the case runs; while the last case's
+			 * process still exits, this one is forked but held on a pipe:
+			 * it runs none of the code until the last is reaped (its
+			 * memory freed, its pid gone from every count) */
+			if (pipe2(rp, O_CLOEXEC) < 0 || pipe2(mp, O_CLOEXEC | O_NONBLOCK) < 0 ||
+			    (prev > 0 && pipe2(gp, O_CLOEXEC) < 0))
+				child_fail(who, "making a case's pipes");
+			pid = py_fork();
+			if (pid < 0 && prev > 0) {
+				/* the last case's process (or what it left) may be what
+				 * this fork ran out of (RLIMIT_NPROC): reap it, then
+				 * fork again */
+				close(gp[0]);
+				close(gp[1]);
+				gp[0] = gp[1] = -1;
+				(void)waitpid(prev, NULL, 0);
+				prev = 0;
+				pid = py_fork();
+			}
+			if (pid == 0) {
+				close(rp[0]);
+				close(mp[0]);
+				if (gp[1] >= 0)
+					close(gp[1]);
+				return later_case_child(setup, setup_len, spec, n, rp[1], mp[1],
+				                        gp[0]);
+			}
+			explicit_bzero(spec,
+			               (size_t)n); /* the next case's process must not find it */
+			close(rp[1]);
+			close(mp[1]);
+			if (pid < 0) {
+				unsigned char fh[12];
+				struct iovec iov[2];
+
+				blen = snprintf(body, sizeof body,
+				                "{\"fork_error\":\"[Errno %d] %s\"}", errno,
+				                strerror(errno));
+				close(rp[0]);
+				close(mp[0]);
+				if (gp[0] >= 0) {
+					close(gp[0]);
+					close(gp[1]);
+				}
+				put_big_endian(fh, 4 + (unsigned long long)blen, 8);
+				put_big_endian(fh + 8, (unsigned long long)blen, 4);
+				iov[0] = (struct iovec){fh, 12};
+				iov[1] = (struct iovec){body, (size_t)blen};
+				if (write_iov(RUN_REP, iov, 2) < 0)
+					_exit(0);
+				continue;
+			}
+			(void)setpgid(pid, pid);
+			if (prev > 0) {
+				close(gp[0]);
+				(void)waitpid(prev, NULL, 0);
+				prev = 0;
+				(void)write(gp[1], "g", 1); /* gone: how it ended is its verdict */
+				close(gp[1]);
+			}
+			r = rp[0];
+			mr = mp[0];
+		}
+		start = mono();
+
+		/* the report: "R", its size (8 bytes) and the JSON, within the
+		 * case's wall limit */
+		deadline = start + timeout;
+		for (;;) {
+			double left = deadline - mono();
+			struct pollfd pfd = {r, POLLIN, 0};
+			struct timespec ts;
+			ssize_t k;
+			int pr;
+
+			if (left <= 0) {
+				timed_out = 1;
+				break;
+			}
+			ts.tv_sec = (time_t)left;
+			ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+			pr = ppoll(&pfd, 1, &ts, NULL);
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr <= 0) {
+				timed_out = 1;
+				break;
+			}
+			if (rn == rb_cap) {
+				char *grown = malloc(2 * rb_cap);
+				if (grown == NULL)
+					child_fail(who, "malloc");
+				memcpy(grown, rb, rn);
+				explicit_bzero(rb, rb_cap);
+				free(rb);
+				rb = grown;
+				rb_cap *= 2;
+			}
+			k = read(r, rb + rn, rb_cap - rn);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			rn += (size_t)k;
+			if (rb[0] != 'R') {
+				problem = "\"malformed\"";
+				break;
+			}
+			if (rn >= 9) {
+				unsigned long long want = big_endian((unsigned char *)rb + 1, 8);
+				if (want > (unsigned long long)REPORT_MAX) {
+					problem = "\"too_large\"";
+					break;
+				}
+				if (rn >= 9 + want) {
+					p0 = 9;
+					size = (long long)want;
+					break;
+				}
+			}
+		}
+		/* the pipe closed without a report: wait (within the limit) for
+		 * the process to end, without reaping it, so that its group id
+		 * stays its own */
+		if (p0 < 0 && strcmp(problem, "null") == 0 && !timed_out)
+			timed_out = await_end(pid, deadline);
+		/* SIGKILL the case's process and whatever is left in its group */
+		(void)killpg(pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		close(r);
+		if (p0 < 0) {
+			/* how it ended is the verdict: reap now */
+			int status;
+			if (waitpid(pid, &status, 0) == pid) {
+				if (WIFSIGNALED(status))
+					snprintf(sig, sizeof sig, "%d", WTERMSIG(status));
+				else if (WIFEXITED(status))
+					snprintf(code, sizeof code, "%d", WEXITSTATUS(status));
+			}
+			pid = 0;
+		}
+		/* whether the module ran: "M" on the marker pipe (written before
+		 * the report, or the case is gone by now) */
+		mark = 0;
+		if (read(mr, &mark, 1) != 1)
+			mark = 0;
+		close(mr);
+
+		/* relay the report; its reaping overlaps the judge's work */
+		blen = snprintf(body, sizeof body,
+		                "{\"marker\":%s,\"timeout\":%s,\"problem\":%s,\"exit\":%s,"
+		                "\"signal\":%s,\"payload\":%s}",
+		                mark == 'M' ? "true" : "false", timed_out ? "true" : "false",
+		                problem, code, sig, p0 >= 0 ? "true" : "false");
+		put_big_endian(head, 4 + (unsigned long long)blen + (unsigned long long)size, 8);
+		put_big_endian(head + 8, (unsigned long long)blen, 4);
+		{
+			struct iovec iov[3] = {{head, 12},
+			                       {body, (size_t)blen},
+			                       {rb + (p0 >= 0 ? p0 : 0), (size_t)size}};
+			int w = write_iov(RUN_REP, iov, 3);
+
+			explicit_bzero(rb, rn); /* nor this report */
+			rn = 0;
+			if (w < 0)
+				_exit(0); /* the judge has stopped reading: done */
+		}
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0)
+			prev = pid; /* reaped while the next case is forked */
+	}
 }
 
 /* Forks the next job process into a new PID namespace, where it makes its

@@ -23,12 +23,15 @@ straight from the warm zygote, with nothing in between. The job process
     then too (it waits, holding nothing of a job's, until the job process
     has set the job's limits on it and sent it the job's descriptors, and
     then for its case),
-  - with the evaluation harness, runs the runner's preparations,
-  - and when the job comes, applies the job's rlimits and runs the harness.
+  - and when the job comes, applies the job's rlimits and runs the harness:
+    with the evaluation harness, the job process is the runner, which
+    forwards the first case its code and input and forks one process per
+    further case.
 
-The zygote's loop and everything the job process does before its job, up to
-the harness's preparations, is C: the _zygote module (zygote.c), which the
-executor writes next to this file. Each fork copies, on its first write,
+The zygote's loop, everything the job process does before its job and the
+evaluation harness's runner are C: the _zygote module (zygote.c), which the
+executor writes next to this file; Python runs again only in the case
+processes (and in a grading job process once its job has come). Each fork copies, on its first write,
 every page a process touches afterwards; in Python that loop and lock-down
 touched about 200 pages in the zygote and 430 in each job process per job,
 in C a few dozen.
@@ -215,22 +218,24 @@ def main():
         return 1
     if role is None:
         return 0
-    # A process serve() forked: a job process, locked down, before its job
-    # (z.job waits for it), or the first case's process, its descriptors
-    # come.
+    # A process serve() forked: a grading job process, locked down, before
+    # its job (z.job waits for it); an evaluation's first case's process,
+    # its descriptors come; or a later case's process, forked by the job
+    # process (the runner, which is C and never returns here).
     kind, arg = role
     code = 0
     try:
         if kind == "case":
             harness.first_case(*arg)
             code = 125      # it never returns
-        elif split:
-            code = harness.runner(3, 4, z.job)
+        elif kind == "later":
+            harness.later_case(*arg)
+            code = 125      # it never returns
         else:
             z.job()
             code = harness.main()
     except BaseException as e:
-        child_failed("the %s process" % ("first case's" if kind == "case" else "job"), e)
+        child_failed("the %s process" % {"case": "first case's", "later": "case's"}.get(kind, "job"), e)
     os._exit(code or 0)
 
 
