@@ -534,3 +534,17 @@ def test_every_case_runs_on_the_shared_huge_page_code_and_nothing_is_writable_an
         assert wx == [], wx
         huge = [m for m in maps if m[0] == "r-xp" and m[1] == "" and m[2] >= 2048]
         assert bool(huge) is thp, maps
+
+
+def test_large_inputs_and_results_pass_through_the_runner(api):
+    """The runner reads each case's spec and report into buffers that grow
+    as needed: inputs from a few bytes to 300 KB (longer than the judge
+    parses itself), results up to 3 MB, alternating, each judged exactly."""
+    code = "def f(s, n):\n    return s[:3] + 'y' * n\n"
+    sizes = [(10, 5), (300_000, 3_000_000), (20, 1), (70_000, 100_000), (5, 0)]
+    cases = [{"input": "s=%r, n=%d" % ("x" * a, b), "output": "%r + 'y' * %d" % ("x" * min(a, 3), b)}
+             for a, b in sizes]
+    body = api.evaluate(code, "f", cases)
+    c = cases_of(body, len(sizes))
+    assert [x["passed"] for x in c] == [True] * len(sizes), [(x["passed"], x["error"]) for x in c]
+    assert [len(x["got"]) for x in c] == [min(a, 3) + b for a, b in sizes]

@@ -7,6 +7,8 @@ objects that claim equality, killing the harness)."""
 import json
 import secrets
 
+import pytest
+
 
 def text(body):
     return json.dumps(body)
@@ -296,6 +298,36 @@ def test_evaluate_a_case_finds_no_other_cases_input_in_its_memory(api):
     ''' % tag, "f", [{"input": s, "output": "None"} for s in inputs])
     got = [(c["got"] or [c["error"]])[:2] for c in body["case_results"]]
     assert got == [[str(i), [str(i)]] for i in range(4)], got
+
+@pytest.mark.parametrize("forged, then", [
+    ("b'not a report'", "return x"),                                    # malformed
+    ("b'R' + (1 << 40).to_bytes(8, 'big')", "return x"),                # claims 1 TiB
+    ("b'R' + (100).to_bytes(8, 'big') + b'{\"k\"'", "os._exit(3)"),     # cut short
+    ("b'R' + (100).to_bytes(8, 'big')", "time.sleep(60)"),              # then hangs
+])
+def test_evaluate_a_case_that_forges_its_report_fails_alone(api, forged, then):
+    """The runner reads each case's report from a pipe the case's code can
+    write to as well. Whatever the code writes there first (not a report, a
+    size over the limit, a report cut short by the process's end, or one
+    that never ends) fails that case only, within its time limit, and the
+    next case is run and judged as usual."""
+    body = api.evaluate('''
+        import os, time
+        def f(x):
+            if x == 0:
+                for fd in range(3, 64):
+                    try:
+                        os.write(fd, %s)
+                    except OSError:
+                        pass
+                %s
+            return x
+    ''' % (forged, then), "f", [{"input": "0", "output": "0"}, {"input": "1", "output": "1"}],
+        limits={"time_s": 2})
+    c = body["case_results"]
+    assert c[0]["passed"] is False and c[0]["error"], body
+    assert c[1]["passed"] is True and c[1]["got"] == 1 and c[1]["error"] is None, body
+
 
 def test_evaluate_escapes_through_syscalls(api):
     body = api.evaluate('''
