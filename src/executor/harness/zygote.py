@@ -31,10 +31,10 @@ straight from the warm zygote, with nothing in between. The job process
 The zygote's loop, everything the job process does before its job and the
 evaluation harness's runner are C: the _zygote module (zygote.c), which the
 executor writes next to this file; Python runs again only in the case
-processes (and in a grading job process once its job has come). Each fork copies, on its first write,
-every page a process touches afterwards; in Python that loop and lock-down
-touched about 200 pages in the zygote and 430 in each job process per job,
-in C a few dozen.
+processes (and in a grading job process once its job has come). Each fork
+copies, on its first write, every page a process touches afterwards; in
+Python that loop and lock-down touched about 200 pages in the zygote and 430
+in each job process per job, in C a few dozen.
 
 The zygote holds the job's wall-clock limit (killing PID 1 ends the job's
 namespace) and reports how the job process ended to init: "wstatus
@@ -235,7 +235,8 @@ def main():
             z.job()
             code = harness.main()
     except BaseException as e:
-        child_failed("the %s process" % {"case": "first case's", "later": "case's"}.get(kind, "job"), e)
+        who = {"case": "first case's", "later": "case's"}.get(kind, "job")
+        child_failed("the %s process" % who, e)
     os._exit(code or 0)
 
 
