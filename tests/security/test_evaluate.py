@@ -269,6 +269,44 @@ def test_evaluate_a_case_never_meets_the_last_cases_process(api):
 
 
 
+def test_evaluate_a_case_meets_nothing_an_earlier_case_left_running(api):
+    """A case can start processes that leave its process group and session
+    (a double fork with setsid) and outlive it. They must be gone before the
+    next case runs: no later case may find a process of an earlier one,
+    signal it, or be signalled by it. Case 0 leaves such a process running
+    (it writes /tmp/daemon once started, which the later cases see, so the
+    test knows it ran); every later case looks for any other live pid."""
+    body = api.evaluate('''
+        import os, time
+        def f(x):
+            if x == 0:
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        with open("/tmp/daemon", "w") as fh:
+                            fh.write(str(os.getpid()))
+                        while True:
+                            time.sleep(1)
+                    os._exit(0)
+                while not os.path.exists("/tmp/daemon"):
+                    time.sleep(0.01)
+                return [True, []]
+            alive = []
+            for pid in range(2, 400):
+                if pid == os.getpid():
+                    continue
+                try:
+                    os.kill(pid, 0)
+                    alive.append(pid)
+                except ProcessLookupError:
+                    pass
+                except OSError:
+                    alive.append(pid)
+            return [os.path.exists("/tmp/daemon"), alive]
+    ''', "f", [{"input": str(i), "output": "[True, []]"} for i in range(4)])
+    got = [c["got"] for c in body["case_results"]]
+    assert got == [[True, []]] * 4, got
+
 def test_evaluate_a_case_finds_no_other_cases_input_in_its_memory(api):
     """Every case's input passes through the runner, of which each later
     case's process is a copy: the runner must wipe a case's input (and

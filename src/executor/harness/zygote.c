@@ -643,6 +643,41 @@ await_end(pid_t pid, double deadline)
 	}
 }
 
+/* Ends and reaps every child of this process but keep (the next case's
+ * process, held on its pipe): the last case's process, killed already,
+ * and whatever it started that left its process group (setsid, setpgid),
+ * which becomes this process's child (PID 1 of the job's namespace) when
+ * its parent ends, and is killed then. keep 0: every child. Returns when
+ * no other child is left; fails closed when it cannot tell. */
+static void
+reap_others(pid_t keep)
+{
+	for (;;) {
+		char buf[4096];
+		int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC), waited = 0;
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+
+		if (fd >= 0)
+			close(fd);
+		if (n < 0)
+			child_fail("the runner", "reading its children");
+		buf[n] = '\0';
+		for (char *p = buf, *end;; p = end) {
+			long c = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (c != keep) {
+				(void)kill((pid_t)c, SIGKILL);
+				(void)waitpid((pid_t)c, NULL, __WALL);
+				waited = 1;
+			}
+		}
+		if (!waited)
+			return;
+	}
+}
+
 /* The runner (see above). first: the first case's process, made before the
  * job, and its report, marker and spec descriptors. Never returns in the
  * job process; in a later case's process returns what later_case_child
@@ -655,7 +690,7 @@ run_cases(const int first_in[4])
 	size_t setup_cap = 0, spec_cap = 0, rb_cap = 4096, rn = 0;
 	long long setup_len, n;
 	int first[4];
-	pid_t prev = 0;
+	pid_t prev = 0; /* the last case's process, killed, not reaped */
 	double timeout;
 
 	memcpy(first, first_in, sizeof first);
@@ -698,40 +733,36 @@ run_cases(const int first_in[4])
 			mr = first[2];
 			first[0] = 0;
 		} else {
-			int rp[2], mp[2], gp[2] = {-1, -1};
+			int rp[2], mp[2], gp[2];
 
 			/* the marker is read only once the case has ended, so that it
-			 * wakes nobody while the case runs; while the last case's
-			 * process still exits, this one is forked but held on a pipe:
-			 * it runs none of the code until the last is reaped (its
-			 * memory freed, its pid gone from every count) */
+			 * wakes nobody while the case runs; while what the last case
+			 * left still exits, this one is forked but held on a pipe: it
+			 * runs none of the code until all of that is reaped (its
+			 * memory freed, its pids gone from every count) */
 			if (pipe2(rp, O_CLOEXEC) < 0 || pipe2(mp, O_CLOEXEC | O_NONBLOCK) < 0 ||
-			    (prev > 0 && pipe2(gp, O_CLOEXEC) < 0))
+			    pipe2(gp, O_CLOEXEC) < 0)
 				child_fail(who, "making a case's pipes");
 			pid = py_fork();
-			if (pid < 0 && prev > 0) {
-				/* the last case's process (or what it left) may be what
-				 * this fork ran out of (RLIMIT_NPROC): reap it, then
-				 * fork again */
-				close(gp[0]);
-				close(gp[1]);
-				gp[0] = gp[1] = -1;
-				(void)waitpid(prev, NULL, 0);
+			if (pid < 0) {
+				/* what the last case left may be what this fork ran
+				 * out of (RLIMIT_NPROC): end it all, then fork again */
+				reap_others(0);
 				prev = 0;
 				pid = py_fork();
 			}
 			if (pid == 0) {
 				close(rp[0]);
 				close(mp[0]);
-				if (gp[1] >= 0)
-					close(gp[1]);
+				close(gp[1]);
 				return later_case_child(setup, setup_len, spec, n, rp[1], mp[1],
 				                        gp[0]);
 			}
-			explicit_bzero(spec,
-			               (size_t)n); /* the next case's process must not find it */
+			/* the next case's process must not find it */
+			explicit_bzero(spec, (size_t)n);
 			close(rp[1]);
 			close(mp[1]);
+			close(gp[0]);
 			if (pid < 0) {
 				unsigned char fh[12];
 				struct iovec iov[2];
@@ -741,10 +772,7 @@ run_cases(const int first_in[4])
 				                strerror(errno));
 				close(rp[0]);
 				close(mp[0]);
-				if (gp[0] >= 0) {
-					close(gp[0]);
-					close(gp[1]);
-				}
+				close(gp[1]);
 				put_big_endian(fh, 4 + (unsigned long long)blen, 8);
 				put_big_endian(fh + 8, (unsigned long long)blen, 4);
 				iov[0] = (struct iovec){fh, 12};
@@ -754,13 +782,12 @@ run_cases(const int first_in[4])
 				continue;
 			}
 			(void)setpgid(pid, pid);
-			if (prev > 0) {
-				close(gp[0]);
-				(void)waitpid(prev, NULL, 0);
-				prev = 0;
-				(void)write(gp[1], "g", 1); /* gone: how it ended is its verdict */
-				close(gp[1]);
-			}
+			if (prev > 0)
+				(void)waitpid(prev, NULL, __WALL);
+			prev = 0;
+			reap_others(pid);
+			(void)write(gp[1], "g", 1); /* gone: how it ended is its verdict */
+			close(gp[1]);
 			r = rp[0];
 			mr = mp[0];
 		}
@@ -827,7 +854,9 @@ run_cases(const int first_in[4])
 		 * stays its own */
 		if (p0 < 0 && strcmp(problem, "null") == 0 && !timed_out)
 			timed_out = await_end(pid, deadline);
-		/* SIGKILL the case's process and whatever is left in its group */
+		/* SIGKILL the case's process and whatever is left in its group
+		 * (what left the group is ended before the next case runs:
+		 * reap_others) */
 		(void)killpg(pid, SIGKILL);
 		(void)kill(pid, SIGKILL);
 		close(r);
@@ -868,7 +897,7 @@ run_cases(const int first_in[4])
 			if (w < 0)
 				_exit(0); /* the judge has stopped reading: done */
 		}
-		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0)
+		if (pid > 0)
 			prev = pid; /* reaped while the next case is forked */
 	}
 }
