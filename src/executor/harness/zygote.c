@@ -733,7 +733,7 @@ run_cases(const int first_in[4])
 			mr = first[2];
 			first[0] = 0;
 		} else {
-			int rp[2], mp[2], gp[2];
+			int rp[2], mp[2], gp[2], fork_err;
 
 			/* the marker is read only once the case has ended, so that it
 			 * wakes nobody while the case runs; while what the last case
@@ -758,6 +758,7 @@ run_cases(const int first_in[4])
 				return later_case_child(setup, setup_len, spec, n, rp[1], mp[1],
 				                        gp[0]);
 			}
+			fork_err = errno;
 			/* the next case's process must not find it */
 			explicit_bzero(spec, (size_t)n);
 			close(rp[1]);
@@ -768,8 +769,8 @@ run_cases(const int first_in[4])
 				struct iovec iov[2];
 
 				blen = snprintf(body, sizeof body,
-				                "{\"fork_error\":\"[Errno %d] %s\"}", errno,
-				                strerror(errno));
+				                "{\"fork_error\":\"[Errno %d] %s\"}", fork_err,
+				                strerror(fork_err));
 				close(rp[0]);
 				close(mp[0]);
 				close(gp[1]);
