@@ -311,12 +311,13 @@ def test_evaluate_a_case_finds_no_other_cases_input_in_its_memory(api):
     """Every case's input passes through the runner, of which each later
     case's process is a copy: the runner must wipe a case's input (and
     report) before it forks the next case. Each case scans every writable
-    mapping of its own process for any case's input (a long one first, so
-    that a shorter one written over it would leave its tail) and for its
-    own, which shows the scan sees what is there. Each returns its input,
+    mapping of its own process for any case's input (each ends with its
+    tag, and the inputs get shorter, so that one written over another
+    would leave the other's tag behind) and for its own, which shows the
+    scan sees what is there. Each returns its input,
     so that the reports carry them too."""
     tag = secrets.token_hex(6)
-    inputs = ["'%s%s-%d-z'" % ("y" * (3000 if i == 0 else 20 + i), tag, i) for i in range(4)]
+    inputs = ["'%s%s-%d-z'" % ("y" * n, tag, i) for i, n in enumerate((3000, 500, 20, 21))]
     body = api.evaluate('''
         import ctypes, re
         TAG = %r
