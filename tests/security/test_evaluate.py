@@ -6,8 +6,28 @@ objects that claim equality, killing the harness)."""
 
 import json
 import secrets
+import textwrap
 
 import pytest
+
+
+# Submitted code that lists every pid up to `top`, other than its own, that
+# answers kill(pid, 0): a live process, or one the code may not signal.
+LIVE_PIDS = """
+def live_pids(top):
+    alive = []
+    for pid in range(2, top):
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            alive.append(pid)
+    return alive
+"""
 
 
 def text(body):
@@ -246,27 +266,16 @@ def test_evaluate_a_case_never_meets_the_last_cases_process(api):
     reaches another case's process (pids in the job's namespace count up
     from the runner's 1), however long the last one takes to end (here
     120 MB to unmap, about 14 ms)."""
-    body = api.evaluate('''
-        import os
+    body = api.evaluate("import os\n" + LIVE_PIDS + textwrap.dedent('''
         keep = []
         def f(x):
             if x % 2 == 0:
                 keep.append(b"x" * (120 << 20))
                 return []
-            alive = []
-            for pid in range(2, os.getpid()):
-                try:
-                    os.kill(pid, 0)
-                    alive.append(pid)
-                except ProcessLookupError:
-                    pass
-                except OSError:
-                    alive.append(pid)
-            return alive
-    ''', "f", [{"input": str(i), "output": "[]"} for i in range(8)])
+            return live_pids(os.getpid())
+    '''), "f", [{"input": str(i), "output": "[]"} for i in range(8)])
     assert [c["got"] for c in body["case_results"]] == [[]] * 8, body
     assert body["passed"] is True, body
-
 
 
 def test_evaluate_a_case_meets_nothing_an_earlier_case_left_running(api):
@@ -276,8 +285,7 @@ def test_evaluate_a_case_meets_nothing_an_earlier_case_left_running(api):
     signal it, or be signalled by it. Case 0 leaves such a process running
     (it writes /tmp/daemon once started, which the later cases see, so the
     test knows it ran); every later case looks for any other live pid."""
-    body = api.evaluate('''
-        import os, time
+    body = api.evaluate("import os, time\n" + LIVE_PIDS + textwrap.dedent('''
         def f(x):
             if x == 0:
                 if os.fork() == 0:
@@ -291,21 +299,11 @@ def test_evaluate_a_case_meets_nothing_an_earlier_case_left_running(api):
                 while not os.path.exists("/tmp/daemon"):
                     time.sleep(0.01)
                 return [True, []]
-            alive = []
-            for pid in range(2, 400):
-                if pid == os.getpid():
-                    continue
-                try:
-                    os.kill(pid, 0)
-                    alive.append(pid)
-                except ProcessLookupError:
-                    pass
-                except OSError:
-                    alive.append(pid)
-            return [os.path.exists("/tmp/daemon"), alive]
-    ''', "f", [{"input": str(i), "output": "[True, []]"} for i in range(4)])
+            return [os.path.exists("/tmp/daemon"), live_pids(400)]
+    '''), "f", [{"input": str(i), "output": "[True, []]"} for i in range(4)])
     got = [c["got"] for c in body["case_results"]]
     assert got == [[True, []]] * 4, got
+
 
 def test_evaluate_a_case_finds_no_other_cases_input_in_its_memory(api):
     """Every case's input passes through the runner, of which each later
