@@ -897,11 +897,27 @@ SMALL_OVERRIDES = {
 }
 
 
-def new_session(st):
-    """A fresh session holding seed.txt, for run jobs."""
+def retry_503(fn, seconds=15):
+    """fn() until it answers something else than 503 (workers back off for a
+    moment after a failed connect)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        r = fn()
+        if r.status_code != 503 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def new_session(st, after_restart=False):
+    """A fresh session holding seed.txt, for run jobs. after_restart: Redis
+    was restarted just before, and an API worker whose connect failed then
+    answers 503 (correctly) until its back-off has passed: retry those."""
     sid = "rq-" + uuid.uuid4().hex
-    r = requests.post(st.url + "/write_file",
-                      json={"id": sid, "rel_path": "seed.txt", "content": "seed"}, timeout=30)
+
+    def write():
+        return requests.post(st.url + "/write_file", timeout=30,
+                             json={"id": sid, "rel_path": "seed.txt", "content": "seed"})
+    r = retry_503(write) if after_restart else write()
     assert r.status_code == 200, r.text
     return sid
 

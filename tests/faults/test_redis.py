@@ -11,18 +11,7 @@ import requests
 
 import faultload
 import stack as stacklib
-from faultload import in_thread, new_session
-
-
-def retry_503(fn, seconds=15):
-    """fn() until it answers something else than 503 (workers back off for a
-    moment after a failed connect)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        r = fn()
-        if r.status_code != 503 or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
+from faultload import in_thread, new_session, retry_503
 
 
 def test_redis_restart_while_long_polling_is_not_a_job_error(redis_stack):
@@ -31,7 +20,7 @@ def test_redis_restart_while_long_polling_is_not_a_job_error(redis_stack):
     it does finish."""
     st = redis_stack
     faultload.ensure_executors(st)
-    sid = new_session(st)
+    sid = new_session(st, after_restart=True)
     tok = "r-" + uuid.uuid4().hex
     r = requests.post(st.url + "/jobs", json={"kind": "run", "id": sid, "timeout": 20,
                                               "cmd": "sleep 3; echo %s" % tok}, timeout=30)
@@ -77,7 +66,7 @@ def test_requests_while_redis_loads_its_data_are_503(redis_stack):
     (retry), not 500 internal_error, and not a failed job."""
     st = redis_stack
     faultload.ensure_executors(st)
-    sid = new_session(st)
+    sid = new_session(st, after_restart=True)
     tok = "r-" + uuid.uuid4().hex
     r = requests.post(st.url + "/jobs", json={"kind": "run", "id": sid, "timeout": 30,
                                               "cmd": "sleep 2; echo %s" % tok}, timeout=30)
@@ -166,7 +155,7 @@ def test_result_that_could_not_be_published_is_not_stranded(redis_stack):
     there for as long as the executor lives."""
     st = redis_stack
     faultload.ensure_executors(st)
-    sid = new_session(st)
+    sid = new_session(st, after_restart=True)
     tok = "r-" + uuid.uuid4().hex
     r = requests.post(st.url + "/jobs", json={"kind": "run", "id": sid, "timeout": 20,
                                               "cmd": "sleep 1; echo %s" % tok}, timeout=30)
