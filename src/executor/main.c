@@ -41,12 +41,13 @@ on_signal(int sig)
 		got_term = 1;
 }
 
-/* Runs /bin/true in a sandbox; a failure names the layer that is missing. */
-/* Small fixed limits for the start-up probes. */
+/* Small fixed limits for the start-up probes, which are /bin/sh -c jobs
+ * run as /run's are (the shell started ahead). */
 static void
 probe_spec(struct sandbox_spec *s, const char *const *argv)
 {
 	memset(s, 0, sizeof *s);
+	s->shell_ahead = 1;
 	s->argv = argv;
 	s->wall_ms = 20000;
 	s->cpu_s = 20;

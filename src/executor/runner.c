@@ -362,6 +362,7 @@ runner_prepare(int slot)
 	}
 	if (ready_run == NULL) {
 		spec_defaults(&s, slot);
+		s.shell_ahead = 1;
 		if ((ready_run = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
 	}
@@ -446,6 +447,7 @@ run_job(const struct job *j, int slot, redisReply *sess, size_t *len, const char
 		                          "the store failed while reading the session", len);
 	}
 	spec_defaults(&spec, slot);
+	spec.shell_ahead = 1;
 	spec.argv = argv;
 	spec.stdin_data = j->stdin_data;
 	spec.stdin_len = j->stdin_len;

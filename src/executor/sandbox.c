@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -140,6 +141,19 @@ mount_work(const struct sandbox_spec *spec, const char *path)
 	return mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts);
 }
 
+/* A shell started ahead of its job (spec->shell_ahead) is /bin/sh with the
+ * script "sh", a link in /run/evald to the descriptor it reads its command
+ * on: so $0 and every message of the shell's ("sh: 1: foo: not found")
+ * are what `/bin/sh -c CMD` gives. Before CMD come the steps that make the
+ * rest as -c would find it: the descriptor closed, the work directory
+ * entered, and no OLDPWD from that. All on CMD's first line, so that line
+ * numbers stay CMD's own. */
+#define SHELL_FD 9
+#define SHELL_FD_S "9"
+#define SHELL_DIR "/run/evald"
+static const char *const shell_argv[] = {"/bin/sh", "sh", NULL};
+static const char shell_prologue[] = "exec " SHELL_FD_S "<&-; cd /work; unset OLDPWD; ";
+
 /* Builds the new root under NEWROOT and pivots into it. */
 static void
 init_build_root(const struct sandbox_spec *spec, int sfd)
@@ -236,6 +250,8 @@ init_build_root(const struct sandbox_spec *spec, int sfd)
 		if (write_text(path, spec->extra_data, spec->extra_len, 0444) < 0)
 			init_fail(sfd, "writing the harness");
 	}
+	if (spec->shell_ahead && symlink("/proc/self/fd/" SHELL_FD_S, NEWROOT SHELL_DIR "/sh") < 0)
+		init_fail(sfd, "linking the shell's script");
 	if (spec->zygote) {
 		int fd;
 		if (write_text(NEWROOT "/run/evald/zygote.pyc", spec->zygote_data, spec->zygote_len,
@@ -319,7 +335,9 @@ read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char
 
 /* The job process: limits, unprivileged ids, exec. With cmd_fd >= 0 it is
  * made before its job: everything but the CPU limit and the exec is done
- * while it waits, and the command comes on cmd_fd (read_command). With
+ * while it waits, and the command comes on cmd_fd (read_command); with
+ * spec->shell_ahead the exec too: it is the shell, and its command comes
+ * as its script (shell_prologue), its CPU limit from init. With
  * zygote, it is a zygote sandbox's zygote: no seccomp filter (it makes
  * namespaces; each job process it forks loads the filter itself), and the
  * interpreter's symbols all bound at its start, so that no process forked
@@ -376,7 +394,16 @@ job_exec(const struct sandbox_spec *spec, const char *const *argv, int64_t cpu_s
 		init_fail(sfd, "PR_SET_NO_NEW_PRIVS");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		init_fail(sfd, "PR_SET_PDEATHSIG");
-	if (chdir("/work") < 0)
+	if (cmd_fd >= 0 && spec->shell_ahead) {
+		/* The CPU limit comes from init with the job (prlimit). */
+		if (cmd_fd == SHELL_FD ? fcntl(cmd_fd, F_SETFD, 0) < 0
+		                       : dup2(cmd_fd, SHELL_FD) < 0 || close(cmd_fd) < 0)
+			init_fail(sfd, "setting up the shell's descriptor");
+		cmd_fd = -1;
+		argv = shell_argv;
+		if (chdir(SHELL_DIR) < 0)
+			init_fail(sfd, "chdir " SHELL_DIR);
+	} else if (chdir("/work") < 0)
 		init_fail(sfd, "chdir /work");
 	if (!zygote && filter_load() < 0)
 		init_fail(sfd, "loading the seccomp filter");
@@ -642,6 +669,39 @@ static void __attribute__((noreturn)) zygote_init(const struct sandbox_spec *spe
 	}
 }
 
+/* Init's side of a shell started ahead (shell_prologue): the job's CPU
+ * limit on the shell, then its command, with the prologue, on fd. A
+ * command longer than a pipe surely holds goes through a helper process,
+ * so that a shell that stops reading (its first line sleeps) cannot block
+ * init. The job must be /bin/sh -c CMD, or it fails closed. */
+static void
+feed_shell(pid_t job, int fd, int64_t cpu_s, const char *const *argv, int sfd)
+{
+	struct rlimit rl;
+	size_t len;
+	pid_t feeder = -1;
+
+	if (argv[0] == NULL || strcmp(argv[0], "/bin/sh") != 0 || argv[1] == NULL ||
+	    strcmp(argv[1], "-c") != 0 || argv[2] == NULL || argv[3] != NULL) {
+		errno = EINVAL;
+		init_fail(sfd, "a job for the shell started ahead that is not /bin/sh -c");
+	}
+	rl.rlim_cur = rl.rlim_max = cpu_s < 0 ? RLIM_INFINITY : (rlim_t)cpu_s;
+	if (prlimit(job, RLIMIT_CPU, &rl, NULL) < 0)
+		init_fail(sfd, "RLIMIT_CPU of the shell");
+	len = strlen(argv[2]);
+	if (sizeof shell_prologue - 1 + len > PIPE_BUF && (feeder = fork()) < 0)
+		init_fail(sfd, "fork");
+	if (feeder <= 0) {
+		/* A shell gone before it read this ends as it ended. */
+		if (write_all(fd, shell_prologue, sizeof shell_prologue - 1) == 0)
+			(void)write_all(fd, argv[2], len);
+		if (feeder == 0)
+			_exit(0);
+	}
+	close(fd);
+}
+
 /* Init: PID 1 of the new namespace. Builds the root, starts the job
  * process at once when the sandbox is warm (it waits on stdin), reports
  * ready, then waits for the job on ctl. Never returns. */
@@ -705,6 +765,9 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 		 * slot waits for work: the job brings only its command. */
 		if (pipe2(cmd, O_CLOEXEC) < 0)
 			init_fail(sfd, "pipe");
+		/* a shell started ahead opens its end again, by its link */
+		if (spec->shell_ahead && fchown(cmd[0], SANDBOX_UID, SANDBOX_UID) < 0)
+			init_fail(sfd, "giving the shell its script");
 		job = fork();
 		if (job < 0)
 			init_fail(sfd, "fork");
@@ -727,7 +790,9 @@ static void __attribute__((noreturn)) init_main(const struct sandbox_spec *spec,
 		init_fail(sfd, "writing the session's files");
 	sb_files_free(files, nfiles);
 	t0 = now_mono_ms();
-	if (!spec->warm) {
+	if (!spec->warm && spec->shell_ahead) {
+		feed_shell(job, cmd[1], h.cpu_s, argv, sfd);
+	} else if (!spec->warm) {
 		struct sb_cmdhdr msg;
 
 		memset(&msg, 0, sizeof msg);

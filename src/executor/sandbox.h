@@ -40,6 +40,8 @@ struct sandbox_spec {
 	/* prepare time */
 	int warm;                /* start argv at once; it waits for stdin (the harness) */
 	int zygote;              /* argv[0] is python: start the zygote, serve many jobs */
+	int shell_ahead;         /* every job is /bin/sh -c CMD: the shell is started before
+	                          * its job and reads CMD as its script (sandbox.c) */
 	const char *zygote_data; /* the zygote's compiled code */
 	size_t zygote_len;
 	const char *zygote_mod_data; /* its C module (_zygote.so) */

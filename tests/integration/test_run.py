@@ -244,3 +244,57 @@ def test_paths_through_a_symlinked_directory(api, sid, stack):
     api.run(sid, "ls -la host-link/ > /dev/null 2>&1; true")
     assert not (stack.dir / marker).exists()
     assert not list(stack.dir.rglob(marker))
+
+
+# The shell is started before its job and reads the command as its script
+# (sandbox.c, shell_ahead); to the command it must be `/bin/sh -c cmd`.
+
+def test_run_the_shell_is_sh_c(api, sid):
+    api.write(sid, "x.txt", "x")
+    body = api.run(sid, 'echo "$0|$#|$PWD|${OLDPWD-none}|$(pwd)"; env | grep -c "^OLDPWD="; '
+                        'nosuchcmd; echo "rc=$?"')
+    assert body["stdout"] == "sh|0|/work|none|/work\n0\nrc=127\n", body
+    assert body["stderr"] == "sh: 1: nosuchcmd: not found\n", body
+
+
+def test_run_syntax_errors_name_the_commands_own_lines(api, sid):
+    api.write(sid, "x.txt", "x")
+    body = api.run(sid, "echo a\necho b\nif")
+    assert body["stdout"] == "a\nb\n", body
+    assert body["stderr"] == 'sh: 3: Syntax error: end of file unexpected (expecting "then")\n'
+    assert body["exit_code"] == 2 and body["status"] == "runtime_error"
+    # a first line that does not parse runs nothing of it
+    body = api.run(sid, "echo a; fi")
+    assert body["stdout"] == "", body
+    assert body["stderr"] == 'sh: 1: Syntax error: "fi" unexpected\n'
+    assert body["exit_code"] == 2
+
+
+def test_run_the_command_inherits_only_its_descriptors(api, sid):
+    api.write(sid, "x.txt", "x")
+    body = api.run(sid, "echo $(ls /proc/$$/fd); python3 -c 'import os; print(os.listdir(\"/proc/self/fd\"))'")
+    shell, child = body["stdout"].splitlines()
+    # the shell's: 0-2, 3 (the $(...) it reads), and its script's (10,
+    # close-on-exec), never the descriptor it opened the script through
+    assert set(shell.split()) <= {"0", "1", "2", "3", "10"}, body
+    assert sorted(eval(child)) == ["0", "1", "2", "3"], body     # 3: listdir's own
+
+
+def test_run_cpu_limit_is_the_jobs(api, sid):
+    api.write(sid, "x.txt", "x")
+    body = api.run(sid, "ulimit -t; ulimit -Ht", timeout=2)
+    assert body["stdout"] == "3\n3\n", body        # ceil(timeout) + 1 s
+
+
+def test_run_long_command(api, sid):
+    """A command longer than execve takes in one argument (128 KiB) runs;
+    one whose first line sleeps before the shell reads the rest still ends
+    at its timeout (init is not left writing it)."""
+    api.write(sid, "x.txt", "x")
+    pad = ": " + "x" * 300000 + "\n"
+    body = api.run(sid, pad + "echo done", timeout=10)
+    assert body["stdout"] == "done\n" and body["status"] == "ok", body["stderr"][:300]
+    r = api.post("/run", {"id": sid, "cmd": "echo before; sleep 90\n" + pad + "echo after",
+                          "timeout": 1}, timeout=45)
+    body = api.ok(r)
+    assert body["status"] == "timeout" and body["stdout"] == "before\n", body
