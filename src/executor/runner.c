@@ -283,6 +283,14 @@ spec_defaults(struct sandbox_spec *s, int slot)
 	s->save_max_files = cfg.session_max_files;
 }
 
+/* A /run job's sandbox: /bin/sh -c CMD, the shell started before its job. */
+static void
+run_spec(struct sandbox_spec *s, int slot)
+{
+	spec_defaults(s, slot);
+	s->shell_ahead = 1;
+}
+
 static void
 eval_spec(struct sandbox_spec *s, int slot)
 {
@@ -361,8 +369,7 @@ runner_prepare(int slot)
 			log_warnx("sandbox: %s", err);
 	}
 	if (ready_run == NULL) {
-		spec_defaults(&s, slot);
-		s.shell_ahead = 1;
+		run_spec(&s, slot);
 		if ((ready_run = sandbox_prepare(&s, err, sizeof err)) == NULL)
 			log_warnx("sandbox: %s", err);
 	}
@@ -446,8 +453,7 @@ run_job(const struct job *j, int slot, redisReply *sess, size_t *len, const char
 		return job_envelope_error("unavailable",
 		                          "the store failed while reading the session", len);
 	}
-	spec_defaults(&spec, slot);
-	spec.shell_ahead = 1;
+	run_spec(&spec, slot);
 	spec.argv = argv;
 	spec.stdin_data = j->stdin_data;
 	spec.stdin_len = j->stdin_len;
