@@ -149,7 +149,9 @@ mount_work(const struct sandbox_spec *spec, const char *path)
  * entered, and no OLDPWD from that. All on CMD's first line, so that line
  * numbers stay CMD's own. */
 #define SHELL_FD 9
-#define SHELL_FD_S "9"
+#define SHELL_FD_S STRINGIFY(SHELL_FD)
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY_(x) #x
 #define SHELL_DIR "/run/evald"
 static const char *const shell_argv[] = {"/bin/sh", "sh", NULL};
 static const char shell_prologue[] = "exec " SHELL_FD_S "<&-; cd /work; unset OLDPWD; ";

@@ -910,8 +910,9 @@ def retry_503(fn, seconds=15):
 
 def new_session(st, after_restart=False):
     """A fresh session holding seed.txt, for run jobs. after_restart: Redis
-    was restarted just before, and an API worker whose connect failed then
-    answers 503 (correctly) until its back-off has passed: retry those."""
+    may have been restarted just before (by the test before), and an API
+    worker whose connect failed then answers 503 (correctly) until its
+    back-off has passed: retry those."""
     sid = "rq-" + uuid.uuid4().hex
 
     def write():
