@@ -303,6 +303,22 @@ def test_module_body_loop_fails_every_case_once(tmp_path):
     assert [c["error"] for c in doc["case_results"]] == ["Timeout"] * 3
 
 
+def test_case_sent_ahead_does_not_run_after_the_module_failed(tmp_path):
+    """The second case's spec goes while the first case runs; the first
+    run of this module raises, a later one would sleep for two minutes
+    (holding the harness's stdout open). The runner must run no case after
+    the one whose module failed."""
+    code = ("import os\n"
+            "if os.path.exists('ran'):\n"
+            "    import time\n"
+            "    time.sleep(120)\n"
+            "open('ran', 'w').close()\n"
+            "raise RuntimeError('the first run')\n")
+    doc = evaluate(tmp_path, code, "f", [{"input": "1", "output": "1"}] * 3, timeout_s=60, wall=30)
+    assert doc["error"].startswith("RuntimeError: the first run"), doc
+    assert all(c["error"] == doc["error"] for c in doc["case_results"])
+
+
 def test_no_cases(tmp_path):
     doc = evaluate(tmp_path, ADD, "add", [])
     assert doc == {"passed": True, "error": None, "case_results": []}

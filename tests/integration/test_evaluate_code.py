@@ -72,6 +72,36 @@ def test_module_failing_only_in_a_later_case_fails_every_case_from_there(api):
     assert api.evaluate(ADD, "add", [{"input": "a=1, b=2", "output": "3"}])["passed"] is True
 
 
+def test_a_module_that_fails_in_the_first_case_is_run_no_more(stack_factory, make_api):
+    """The master sends the second case's spec while the first case runs.
+    When the first case's module raises, every case fails with that error,
+    and the case sent ahead must not run: here its module would sleep for
+    the whole case limit (60 s), holding the only slot; the next
+    evaluation must come back well within that."""
+    code = ("import os\n"
+            "if os.path.exists('/tmp/ran'):\n"
+            "    import time\n"
+            "    time.sleep(120)\n"
+            "open('/tmp/ran', 'w').close()\n"
+            "raise RuntimeError('the first run')\n")
+    st = stack_factory.start("module-fails-first", executors=1, api_workers=2,
+                             overrides={"executor_slots": 1})
+    api = make_api(st)
+    try:
+        for _ in range(2):
+            body = api.evaluate(code, "f", [{"input": str(i), "output": str(i)} for i in range(3)],
+                                limits={"time_s": 60})
+            c = cases_of(body, 3)
+            assert body["passed"] is False and body["error"].startswith("RuntimeError: the first"), body
+            assert all(r["error"] == body["error"] for r in c), body
+            r = api.post("/evaluate_code", {"id": "after", "code": ADD, "entry_point": "add",
+                                            "io_cases": [{"input": "a=1, b=2", "output": "3"}]},
+                         timeout=30)
+            assert api.ok(r)["passed"] is True
+    finally:
+        stack_factory.stop(st)
+
+
 def test_language_python_explicit(api):
     body = api.evaluate(ADD, "add", [{"input": "a=1, b=2", "output": "3"}], language="python")
     assert body["passed"] is True

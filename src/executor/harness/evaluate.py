@@ -26,14 +26,15 @@ Processes
           descends from a copy of it that has seen the request.
   runner  forked by the master before the request is read, so its memory
           holds no case data. For each case the master sends it that case's
-          input (from the third case on, while the case before runs), and
-          its output only when that is an expression to evaluate in the
-          code's globals; the runner forks a case process, holds the
+          input (from the second case on, while the case before runs),
+          and its output only when that is an expression to evaluate in
+          the code's globals; the runner forks a case process, holds the
           per-case wall limit, SIGKILLs the case's process group and relays
           its report. The next case process is forked while the last one
           exits, and runs nothing of the code until the runner has reaped
-          it. Buffers that held one case's data are zeroed before the next
-          case process is forked.
+          it. A case whose module did not run is the last one the runner
+          runs. Buffers that held one case's data are zeroed before the
+          next case process is forked.
   case    a fork of the runner: closes every harness descriptor but its own
           result pipe, stdin reads /dev/null, RLIMIT_CPU = ceil(limit) + 1 s,
           RLIMIT_AS = case_memory_mb (hard limit 32 MiB above, which the
@@ -1086,6 +1087,13 @@ def _runner_main(ctrl_r, rep_w):
             return
         rb[:rn] = bytes(rn)             # nor this report
         rn = 0
+        if not marker:
+            # The module did not run: every case fails with its error, so
+            # the master reads no further report, and a case it sent ahead
+            # must not run.
+            if pid:
+                _reap(pid)
+            return
         if pid:
             # reaped now if it is gone; else while the next case is forked
             try:
@@ -1473,12 +1481,11 @@ def _evaluate(raw, runner):
             continue
         if not ahead:
             runner.send(spec, timeout)
-        # Once the first case has shown that the module runs, the next
-        # case's spec goes while this one runs, so that the runner forks
-        # it as soon as it has relayed this one's report. (Were the module
-        # to fail in this case after all, the case sent ahead is never
-        # judged: the runner ends with it, after the answer.)
-        ahead = 0 < i < len(plans) - 1 and runner.send_ahead(plans[i + 1][0])
+        # The next case's spec goes while this one runs, so that the
+        # runner forks it as soon as it has relayed this one's report. (A
+        # case whose module does not run is the runner's last: the case
+        # sent ahead never runs, and every case fails with that error.)
+        ahead = i < len(plans) - 1 and runner.send_ahead(plans[i + 1][0])
         rep = runner.recv(timeout)
         if rep is None:
             top_error = "internal: the case runner stopped responding (at case %d)\n" % i

@@ -898,6 +898,11 @@ run_cases(const int first_in[4])
 			if (w < 0)
 				_exit(0); /* the judge has stopped reading: done */
 		}
+		/* the module did not run: every case fails with its error, so
+		 * the judge reads no further report, and a case it sent ahead
+		 * must not run */
+		if (mark != 'M')
+			_exit(0);
 		if (pid > 0)
 			prev = pid; /* reaped while the next case is forked */
 	}
