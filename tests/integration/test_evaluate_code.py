@@ -102,6 +102,26 @@ def test_a_module_that_fails_in_the_first_case_is_run_no_more(stack_factory, mak
         stack_factory.stop(st)
 
 
+def test_a_report_forged_by_the_module_fails_every_case(api):
+    """Module-level code that writes a well-formed report on every
+    descriptor, before its module has run: that is no case's result; every
+    case fails alike (the runner, which saw no marker, runs no further
+    case, and the judge expects none)."""
+    code = ("import os\n"
+            "REPORT = b'{\"k\":\"got\",\"plain\":true,\"v\":1}'\n"
+            "for fd in range(3, 64):\n"
+            "    try:\n"
+            "        os.write(fd, b'R' + len(REPORT).to_bytes(8, 'big') + REPORT)\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "def f(x):\n"
+            "    return x\n")
+    body = api.evaluate(code, "f", [{"input": "1", "output": "1"}] * 3)
+    c = cases_of(body, 3)
+    assert body["passed"] is False and body["error"] == "internal: malformed case result", body
+    assert all(r["error"] == body["error"] and not r["passed"] for r in c), body
+
+
 def test_language_python_explicit(api):
     body = api.evaluate(ADD, "add", [{"input": "a=1, b=2", "output": "3"}], language="python")
     assert body["passed"] is True

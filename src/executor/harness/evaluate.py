@@ -1315,11 +1315,17 @@ def _judge(rep, kind, exp, res, mem_mb):
     if payload is None:
         res["error"] = _process_failure(hdr, mem_mb)
         return not hdr.get("marker")
+    module_ran = hdr.get("marker") is True
     try:
         msg = _loads(payload.decode("ascii"))
         if type(msg) is not dict:
             raise ValueError
         k = msg.get("k")
+        if not module_ran and k != "module_error":
+            # Only a module that failed reports before its marker: this
+            # came from the code's own module, and the runner, which saw
+            # no marker, runs no further case.
+            raise ValueError
         if k in ("module_error", "error"):
             if type(msg.get("error")) is not str:
                 raise ValueError
@@ -1356,6 +1362,7 @@ def _judge(rep, kind, exp, res, mem_mb):
         res["passed"] = False
         res["got"] = None
         res["error"] = "internal: malformed case result"
+        return not module_ran
     return False
 
 
