@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from samples import FORGED_REPORT_AT_IMPORT  # noqa: E402
+
 HARNESS = Path(__file__).resolve().parents[2] / "src" / "executor" / "harness" / "evaluate.py"
 PYTHON = "/usr/bin/python3"
 
@@ -319,24 +322,12 @@ def test_case_sent_ahead_does_not_run_after_the_module_failed(tmp_path):
     assert all(c["error"] == doc["error"] for c in doc["case_results"])
 
 
-FORGE_AT_IMPORT = (
-    "import os\n"
-    "REPORT = b'{\"k\":\"got\",\"plain\":true,\"v\":1}'\n"
-    "for fd in range(3, 64):\n"
-    "    try:\n"
-    "        os.write(fd, b'R' + len(REPORT).to_bytes(8, 'big') + REPORT)\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "def f(x):\n"
-    "    return x\n")
-
-
 def test_a_report_forged_by_the_module_fails_every_case(tmp_path):
     """A report that comes before the module ran (its marker) is the
     module's own doing unless it says the module failed: every case fails,
     as for a module that fails, and no case is left waiting for a runner
     that stopped after it."""
-    doc = evaluate(tmp_path, FORGE_AT_IMPORT, "f", [{"input": "1", "output": "1"}] * 3)
+    doc = evaluate(tmp_path, FORGED_REPORT_AT_IMPORT, "f", [{"input": "1", "output": "1"}] * 3)
     assert doc["error"] == "internal: malformed case result", doc
     assert all(c["error"] == doc["error"] and not c["passed"] for c in doc["case_results"])
 

@@ -2,6 +2,7 @@
 service (API.md section 1, "io_cases, precisely") and per-case isolation."""
 
 import pytest
+from samples import FORGED_REPORT_AT_IMPORT
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -107,16 +108,7 @@ def test_a_report_forged_by_the_module_fails_every_case(api):
     descriptor, before its module has run: that is no case's result; every
     case fails alike (the runner, which saw no marker, runs no further
     case, and the judge expects none)."""
-    code = ("import os\n"
-            "REPORT = b'{\"k\":\"got\",\"plain\":true,\"v\":1}'\n"
-            "for fd in range(3, 64):\n"
-            "    try:\n"
-            "        os.write(fd, b'R' + len(REPORT).to_bytes(8, 'big') + REPORT)\n"
-            "    except OSError:\n"
-            "        pass\n"
-            "def f(x):\n"
-            "    return x\n")
-    body = api.evaluate(code, "f", [{"input": "1", "output": "1"}] * 3)
+    body = api.evaluate(FORGED_REPORT_AT_IMPORT, "f", [{"input": "1", "output": "1"}] * 3)
     c = cases_of(body, 3)
     assert body["passed"] is False and body["error"] == "internal: malformed case result", body
     assert all(r["error"] == body["error"] and not r["passed"] for r in c), body
