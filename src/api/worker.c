@@ -134,7 +134,7 @@ serve(FCGX_Request *fr)
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
 	rid = FCGX_GetParam("HTTP_X_REQUEST_ID", fr->envp);
-	if (rid != NULL && strlen(rid) < sizeof req.id &&
+	if (rid != NULL && *rid != '\0' && strlen(rid) < sizeof req.id &&
 	    strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
 	        strlen(rid))
 		snprintf(req.id, sizeof req.id, "%s", rid);

@@ -48,3 +48,16 @@ def test_api_graceful_restart_keeps_serving(restartable):
     assert st.stop_api(signal.SIGTERM) == 0, st.log_tail("api")
     st.start_api()
     assert api.content(sid, "a.txt") == "a"
+
+
+def test_request_id_passes_through_only_when_usable(api):
+    """nginx hands the API only the parameters it reads, X-Request-Id among
+    them: a usable id comes back as sent; an empty or unusable one gets an
+    id of the API's own (never an empty one)."""
+    r = api.get("/", headers={"X-Request-Id": "trace-42_A"})
+    assert r.status_code == 200 and r.headers["X-Request-Id"] == "trace-42_A"
+    for bad in ("", "has space", "x" * 40):
+        r = api.get("/", headers={"X-Request-Id": bad})
+        assert r.status_code == 200
+        rid = r.headers["X-Request-Id"]
+        assert rid and rid != bad and len(rid) < 40, (bad, rid)

@@ -48,26 +48,6 @@ SITE_LISTEN = "listen 8080;"
 SITE_SOCKET = "unix:/run/evald/api.sock"
 SITE_STATIC = "/usr/share/evald/www"
 
-FALLBACK_FASTCGI_PARAMS = """\
-fastcgi_param  QUERY_STRING       $query_string;
-fastcgi_param  REQUEST_METHOD     $request_method;
-fastcgi_param  CONTENT_TYPE       $content_type;
-fastcgi_param  CONTENT_LENGTH     $content_length;
-fastcgi_param  SCRIPT_NAME        $fastcgi_script_name;
-fastcgi_param  REQUEST_URI        $request_uri;
-fastcgi_param  DOCUMENT_URI       $document_uri;
-fastcgi_param  DOCUMENT_ROOT      $document_root;
-fastcgi_param  SERVER_PROTOCOL    $server_protocol;
-fastcgi_param  REQUEST_SCHEME     $scheme;
-fastcgi_param  GATEWAY_INTERFACE  CGI/1.1;
-fastcgi_param  SERVER_SOFTWARE    nginx/$nginx_version;
-fastcgi_param  REMOTE_ADDR        $remote_addr;
-fastcgi_param  REMOTE_PORT        $remote_port;
-fastcgi_param  SERVER_ADDR        $server_addr;
-fastcgi_param  SERVER_PORT        $server_port;
-fastcgi_param  SERVER_NAME        $server_name;
-"""
-
 FALLBACK_MIME_TYPES = """\
 types {
     text/html html htm;
@@ -489,11 +469,9 @@ class Stack:
             raise StackError("%s has an unknown @PLACEHOLDER@" % MAIN_TEMPLATE)
         (self.dir / "nginx.conf").write_text(main)
 
-        for name, fallback in (("fastcgi_params", FALLBACK_FASTCGI_PARAMS),
-                               ("mime.types", FALLBACK_MIME_TYPES)):
-            src = Path("/etc/nginx") / name
-            text = src.read_text() if src.exists() else fallback
-            (self.dir / name).write_text(text)
+        src = Path("/etc/nginx/mime.types")
+        (self.dir / "mime.types").write_text(src.read_text() if src.exists()
+                                             else FALLBACK_MIME_TYPES)
         for sub in ("body", "fastcgi", "proxy", "scgi", "uwsgi"):
             (self.dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
 
