@@ -81,6 +81,19 @@ spawn(int listen_fd, int index, sigset_t *oldmask)
 	return pid;
 }
 
+/* Logs a worker's end that was not asked for: a clean exit is a worker
+ * that recycled itself. */
+static void
+log_death(int index, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("worker %d (pid %d) died: killed by signal %d (%s); respawning", index,
+		          (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("worker %d (pid %d) died: exit status %d; respawning", index, (int)pid,
+		          WEXITSTATUS(status));
+}
+
 static void
 write_pidfile(void)
 {
@@ -152,11 +165,8 @@ main(int argc, char **argv)
 					if (slots[i].pid != pid)
 						continue;
 					slots[i].pid = 0;
-					if (!got_term &&
-					    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-						log_warnx("worker %d (pid %d) died (status %d); "
-						          "respawning",
-						          i, (int)pid, status);
+					if (!got_term)
+						log_death(i, pid, status);
 					if (!got_term) {
 						/* A worker that dies at once again and again
 						 * is respawned at most once a second. */

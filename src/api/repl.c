@@ -29,8 +29,8 @@ check_session(const char *id, size_t len, struct response *resp)
 	return -1;
 }
 
-/* Reads a session id and a path from a JSON body. On success *clean is the
- * malloc'd cleaned path. */
+/* Reads a session id and a path from a JSON body. *clean is then NULL or the
+ * malloc'd cleaned path, which the caller frees whatever this returns. */
 static int
 body_id_path(struct json_object *obj, const char *pathkey, const char **id, char **clean,
              size_t *clean_len, struct response *resp)
@@ -52,7 +52,6 @@ body_id_path(struct json_object *obj, const char *pathkey, const char **id, char
 	}
 	*clean = path_rel_clean(p, plen, clean_len);
 	if (*clean_len == 0) {
-		free(*clean);
 		http_error(resp, ERR_INVALID_PATH, "%s: the path names the session itself",
 		           pathkey);
 		return -1;

@@ -52,11 +52,9 @@ path_rel_check(const char *p, size_t len)
 char *
 path_rel_clean(const char *p, size_t len, size_t *outlen)
 {
-	char *out = malloc(len + 1);
+	char *out = xmalloc(len + 1);
 	size_t o = 0, start = 0;
 
-	if (out == NULL)
-		return NULL;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && p[i] != '/')
 			continue;

@@ -17,8 +17,7 @@ int path_session_id_valid(const char *id, size_t len);
 const char *path_rel_check(const char *p, size_t len);
 
 /* Returns a malloc'd copy of a checked path without its '.' components
- * ("./a/./b" -> "a/b"); *outlen 0 means nothing is left. NULL if out of
- * memory. */
+ * ("./a/./b" -> "a/b"); *outlen 0 means nothing is left. */
 char *path_rel_clean(const char *p, size_t len, size_t *outlen);
 
 #endif

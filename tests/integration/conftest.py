@@ -73,18 +73,35 @@ def zygote_failures(st):
     return bad
 
 
+def api_worker_deaths(st):
+    """The API log lines where the supervisor respawned a worker that died.
+    nginx answers the request the worker dropped with a 502 of its own, and
+    the next request reaches a fresh worker, so a crash can hide behind a
+    test that accepts a 5xx."""
+    path = st.log_path("api")
+    if not path.exists():
+        return []
+    return [l for l in path.read_text(errors="replace").splitlines() if "worker" in l and " died" in l]
+
+
 @pytest.fixture(scope="session")
 def stack(request):
     """The shared stack: anonymous REPL on loopback, small limits. No slot
-    of it may give up its zygote while the tests run."""
+    of it may give up its zygote, and no API worker may die, while the tests
+    run."""
     st = _start("main", executors=2, api_workers=8, overrides=MAIN_OVERRIDES)
     yield st
     bad = zygote_failures(st)
     st.stop()
+    deaths = api_worker_deaths(st)    # read once the supervisor has logged all
     if bad:
         _kept_dirs.append(str(st.dir))
         pytest.fail("the shared stack's slots gave up their zygote %d times (the jobs ran in "
                     "one-shot sandboxes instead); last: %s" % (len(bad), bad[-1]), pytrace=False)
+    if deaths:
+        _kept_dirs.append(str(st.dir))
+        pytest.fail("%d API workers of the shared stack died; last: %s"
+                    % (len(deaths), deaths[-1]), pytrace=False)
     _keep_or_remove(request, st)
 
 

@@ -176,6 +176,8 @@ BAD_PATHS = [
     "/etc/passwd", "/", "/a.txt", "//a.txt",
     "a\x00b", "\x00", "a.txt\x00.png",
     "a//b", "dir//b.txt", "a/", "dir/", "",
+    # nothing left once the '.' components go: the session itself
+    ".", "./.", "././.",
     "a" * 4097, ("ab/" * 1366)[:4097], "d/" * 2048 + "x",
 ]
 PATH_IDS = [repr(p)[:24] + "(%d)" % len(p) for p in BAD_PATHS]
