@@ -319,7 +319,7 @@ read_command(int fd, const struct sandbox_spec *spec, int64_t *cpu_s, const char
 		return -1;
 	*cpu_s = h.cpu_s;
 	if (h.argv_len == 0) {
-		for (argc = 0; spec->argv[argc] != NULL && argc < ARGV_MAX - 1; argc++)
+		for (argc = 0; argc < ARGV_MAX - 1 && spec->argv[argc] != NULL; argc++)
 			argv[argc] = spec->argv[argc];
 		argv[argc] = NULL;
 		return 0;
@@ -1188,7 +1188,7 @@ send_job(struct sandbox *sb, const struct sandbox_spec *job)
 	h.files_len = files.len;
 	buf_append(&m, &h, sizeof h);
 	if (!sb->warm)
-		for (int i = 0; job->argv[i] != NULL && i < ARGV_MAX - 1; i++)
+		for (int i = 0; i < ARGV_MAX - 1 && job->argv[i] != NULL; i++)
 			buf_append(&m, job->argv[i], strlen(job->argv[i]) + 1);
 	h.argv_len = (uint32_t)(m.len - sizeof h);
 	memcpy(m.data, &h, sizeof h);
