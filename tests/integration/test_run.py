@@ -1,6 +1,8 @@
 """POST /run: a shell command in the session's files, inside the sandbox."""
 
 import base64
+import concurrent.futures
+import time
 
 
 CANARY = "canary-6b1f0c2e"   # tests/lib/stack.py starts every component with it
@@ -298,3 +300,77 @@ def test_run_long_command(api, sid):
                           "timeout": 1}, timeout=45)
     body = api.ok(r)
     assert body["status"] == "timeout" and body["stdout"] == "before\n", body
+
+
+# ------------------------------------- the session changed while a run runs
+
+def run_while_changing(api, stack, sid, cmd, change):
+    """Runs cmd (it sleeps 3 s first) and calls change() once a slot has
+    taken the job and read the session's files, so that the run starts from
+    the session as it was and change() lands while the command sleeps.
+    Returns the run's answer."""
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(api.run, sid, "sleep 3; " + cmd, timeout=20)
+        deadline = time.monotonic() + 30
+        while not any(stack.redis("LLEN", key) for key in stack.redis("KEYS", "evald:proc:*")):
+            assert time.monotonic() < deadline and not fut.done(), "no slot took the job"
+            time.sleep(0.02)
+        time.sleep(0.5)   # the slot reads the session as soon as it has the job
+        change()
+        body = fut.result()
+    assert body["status"] == "ok", body
+    return body
+
+
+def test_a_directory_the_run_deletes_keeps_what_was_written_in_it_meanwhile(api, stack, sid):
+    """The run's changes are applied over the session as it is when the run
+    ends: what the API wrote meanwhile stays, and a directory the run
+    deleted stays as long as something was written in it meanwhile. (It
+    used to go, leaving dir/new.txt without its directory: a later write of
+    a file 'dir' was then taken, and the next run lost dir/new.txt.)"""
+    api.write(sid, "dir/a.txt", "a")
+    api.write(sid, "keep.txt", "k")
+
+    def change():
+        api.write(sid, "dir/new.txt", "n")
+        api.write(sid, "other.txt", "o")
+
+    run_while_changing(api, stack, sid, "rm -rf dir; echo run > mine.txt", change)
+    assert api.content(sid, "dir/new.txt") == "n"
+    api.error(api.read(sid, "dir/a.txt"), 404)
+    assert api.content(sid, "other.txt") == "o"
+    assert api.content(sid, "mine.txt") == "run\n"
+    assert api.content(sid, "keep.txt") == "k"
+    api.error(api.post("/write_file", json={"id": sid, "rel_path": "dir", "content": "x"}),
+              400, "is_directory")
+    listing = api.run(sid, "find . | sort")["stdout"].split()
+    assert listing == [".", "./dir", "./dir/new.txt", "./keep.txt", "./mine.txt", "./other.txt"]
+    assert api.content(sid, "dir/new.txt") == "n"
+
+
+def test_a_file_the_run_makes_replaces_a_directory_written_meanwhile(api, stack, sid):
+    """The run made 'd' a file: what the API wrote under 'd' meanwhile goes,
+    so that the session never holds a file and entries under it."""
+    api.write(sid, "d/a.txt", "a")
+    run_while_changing(api, stack, sid, "rm -rf d; echo file > d",
+                       lambda: api.write(sid, "d/new.txt", "n"))
+    assert api.content(sid, "d") == "file\n"
+    api.error(api.read(sid, "d/new.txt"), 404)
+    assert api.run(sid, "find . | sort; cat d")["stdout"].split() == [".", "./d", "file"]
+
+
+def test_a_file_the_run_writes_gets_its_directory_back(api, stack, sid):
+    """The API deleted 'p' and wrote a file 'p' while the run wrote p/f in
+    the directory it had: the run's file is kept, and 'p' is a directory
+    again."""
+    api.write(sid, "p/old.txt", "old")
+
+    def change():
+        api.ok(api.post("/delete_file", json={"id": sid, "rel_path": "p"}))
+        api.write(sid, "p", "api")
+
+    run_while_changing(api, stack, sid, "echo run > p/f", change)
+    assert api.content(sid, "p/f") == "run\n"
+    api.error(api.read(sid, "p/old.txt"), 404)
+    api.error(api.read(sid, "p"), 400, "is_directory")
+    assert api.run(sid, "find . | sort")["stdout"].split() == [".", "./p", "./p/f"]
