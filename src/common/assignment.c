@@ -669,8 +669,8 @@ int
 assignment_put(struct json_object *def)
 {
 	struct json_object *sum = summary(def), *v;
-	const char *slug, *argv[5];
-	size_t lens[5], slen;
+	const char *slug, *argv[7];
+	size_t lens[7], slen;
 	char key[100];
 	redisReply *r;
 	int rc = -1;
@@ -680,16 +680,18 @@ assignment_put(struct json_object *def)
 	snprintf(key, sizeof key, KEY_PREFIX "asg:%s", slug);
 	argv[0] = key;
 	argv[1] = KEY_PREFIX "asgs";
-	argv[2] = jx_text(def, &lens[2]);
-	argv[3] = jx_text(sum, &slen);
-	lens[3] = slen;
-	argv[4] = slug;
-	lens[4] = strlen(slug);
-	lens[0] = strlen(key);
-	lens[1] = strlen(argv[1]);
+	argv[2] = KEY_PREFIX "asggen";
+	argv[3] = KEY_PREFIX "asgseq";
+	argv[4] = jx_text(def, &lens[4]);
+	argv[5] = jx_text(sum, &slen);
+	lens[5] = slen;
+	argv[6] = slug;
+	lens[6] = strlen(slug);
+	for (int i = 0; i < 4; i++)
+		lens[i] = strlen(argv[i]);
 	/* one script so a reader never sees the summary without the
 	 * definition */
-	r = store_script(SCRIPT_ASG_PUT, 2, 5, argv, lens);
+	r = store_script(SCRIPT_ASG_PUT, 4, 7, argv, lens);
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 		rc = r->integer ? 1 : 0;
 	else if (r != NULL)
@@ -739,10 +741,11 @@ assignment_summary(const char *slug, int *found)
 int
 assignment_delete(const char *slug)
 {
-	redisReply *r = store_cmd("EVAL %s 2 " KEY_PREFIX "asg:%s " KEY_PREFIX "asgs %s",
-	                          "redis.call('HDEL', KEYS[2], ARGV[1]) "
-	                          "return redis.call('DEL', KEYS[1])",
-	                          slug, slug);
+	redisReply *r =
+	    store_cmd("EVAL %s 3 " KEY_PREFIX "asg:%s " KEY_PREFIX "asgs " KEY_PREFIX "asggen %s",
+	              "redis.call('HDEL', KEYS[2], ARGV[1]) redis.call('HDEL', KEYS[3], ARGV[1]) "
+	              "return redis.call('DEL', KEYS[1])",
+	              slug, slug);
 	int rc = -1;
 
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER)

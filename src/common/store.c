@@ -321,25 +321,30 @@ static const char *const script_src[SCRIPT_COUNT] = {
         "end\n"
         "return moved\n",
 
-    /* ASG_PUT KEYS: asg asgs  ARGV: definition summary slug -> 1 created,
-     * 0 replaced */
+    /* ASG_PUT KEYS: asg asgs asggen asgseq  ARGV: definition summary slug
+     * -> 1 created, 0 replaced. A created assignment gets a generation of
+     * its own (asggen[slug]), which each submission records: one deleted
+     * and made again under the same slug is another assignment. */
     [SCRIPT_ASG_PUT] = "local new = redis.call('EXISTS', KEYS[1]) == 0\n"
                        "redis.call('SET', KEYS[1], ARGV[1])\n"
                        "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
-                       "if new then return 1 end\n"
-                       "return 0\n",
+                       "if not new then return 0 end\n"
+                       "redis.call('HSET', KEYS[3], ARGV[3], redis.call('INCR', KEYS[4]))\n"
+                       "return 1\n",
 
-    /* SUB_CREATE KEYS: queue asgs sub job subs subs:asg subs:stu
+    /* SUB_CREATE KEYS: queue asgs sub job subs subs:asg subs:stu asggen
      * ARGV: max_depth result_ttl slug job_json sub_id student source late
      * created_ms max_points job_id language -> 1, -1 (queue full), -4 (no
      * such assignment). The submission and its job appear together or not
-     * at all. */
+     * at all; it records the assignment's generation ('' for one made
+     * before generations were kept). */
     [SCRIPT_SUB_CREATE] =
         "if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return -4 end\n"
         "if redis.call('LLEN', KEYS[1]) + 1 > tonumber(ARGV[1]) then return -1 end\n"
         "redis.call('HSET', KEYS[3], 'id', ARGV[5], 'assignment', ARGV[3], 'student_id', "
         "ARGV[6], 'source', ARGV[7], 'late', ARGV[8], 'created_ms', ARGV[9], 'max_points', "
-        "ARGV[10], 'job', ARGV[11], 'language', ARGV[12], 'status', 'queued')\n"
+        "ARGV[10], 'job', ARGV[11], 'language', ARGV[12], 'status', 'queued', 'gen', "
+        "redis.call('HGET', KEYS[8], ARGV[3]) or '')\n"
         "redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])\n"
         "redis.call('ZADD', KEYS[6], ARGV[9], ARGV[5])\n"
         "redis.call('ZADD', KEYS[7], ARGV[9], ARGV[5])\n"
@@ -347,43 +352,55 @@ static const char *const script_src[SCRIPT_COUNT] = {
         "redis.call('LPUSH', KEYS[1], ARGV[4])\n"
         "return 1\n",
 
-    /* SUB_START KEYS: sub  ARGV: job_id -> {assignment, source} when job_id
-     * is the submission's current job (now marked grading), {} otherwise */
-    [SCRIPT_SUB_START] = "local f = redis.call('HMGET', KEYS[1], 'job', 'assignment', 'source')\n"
-                         "if f[1] ~= ARGV[1] then return {} end\n"
-                         "redis.call('HSET', KEYS[1], 'status', 'grading')\n"
-                         "return {f[2], f[3]}\n",
-
-    /* REGRADE KEYS: queue  ARGV: max_depth result_ttl prefix (sub job_id
-     * job_json)... -> number queued, or -1 when the queue cannot take them
-     * all (then nothing is queued). */
-    [SCRIPT_REGRADE] =
-        "local n = (#ARGV - 3) / 3\n"
-        "if redis.call('LLEN', KEYS[1]) + n > tonumber(ARGV[1]) then return -1 end\n"
-        "local queued = 0\n"
-        "for i = 0, n - 1 do\n"
-        "  local sk = ARGV[3] .. 'sub:' .. ARGV[4 + 3 * i]\n"
-        "  if redis.call('EXISTS', sk) == 1 then\n"
-        "    redis.call('HSET', sk, 'status', 'queued', 'job', ARGV[5 + 3 * i])\n"
-        "    redis.call('SET', ARGV[3] .. 'job:' .. ARGV[5 + 3 * i], 'queued', 'EX', ARGV[2])\n"
-        "    redis.call('LPUSH', KEYS[1], ARGV[6 + 3 * i])\n"
-        "    queued = queued + 1\n"
-        "  end\n"
+    /* SUB_START KEYS: sub asggen  ARGV: job_id prefix -> {assignment,
+     * source, definition} when job_id is the submission's current job (now
+     * marked grading), {} otherwise. The definition is '' when the
+     * assignment the submission was made to is gone, even if another now
+     * has its slug. */
+    [SCRIPT_SUB_START] =
+        "local f = redis.call('HMGET', KEYS[1], 'job', 'assignment', 'source', 'gen')\n"
+        "if f[1] ~= ARGV[1] then return {} end\n"
+        "redis.call('HSET', KEYS[1], 'status', 'grading')\n"
+        "local def = redis.call('GET', ARGV[2] .. 'asg:' .. f[2])\n"
+        "if not def or (f[4] or '') ~= (redis.call('HGET', KEYS[2], f[2]) or '') then def = '' "
         "end\n"
-        "return queued\n",
+        "return {f[2], f[3], def}\n",
 
-    /* GRADEBOOK KEYS: asgs  ARGV: prefix -> {slugs, {slug student best}...}:
-     * the best score of each student's graded submissions per assignment
-     * ('' when the student has submissions but none graded). */
+    /* REGRADE KEYS: queue asggen  ARGV: max_depth result_ttl prefix slug
+     * (sub job_id job_json)... -> number queued, or -1 when the queue cannot
+     * take them all (then nothing is queued). Only the submissions made to
+     * the assignment that has the slug now are queued. */
+    [SCRIPT_REGRADE] =
+        "local gen = redis.call('HGET', KEYS[2], ARGV[4]) or ''\n"
+        "local todo = {}\n"
+        "for i = 5, #ARGV, 3 do\n"
+        "  local g = redis.call('HMGET', ARGV[3] .. 'sub:' .. ARGV[i], 'id', 'gen')\n"
+        "  if g[1] and (g[2] or '') == gen then todo[#todo + 1] = i end\n"
+        "end\n"
+        "if redis.call('LLEN', KEYS[1]) + #todo > tonumber(ARGV[1]) then return -1 end\n"
+        "for _, i in ipairs(todo) do\n"
+        "  redis.call('HSET', ARGV[3] .. 'sub:' .. ARGV[i], 'status', 'queued', 'job', ARGV[i + "
+        "1])\n"
+        "  redis.call('SET', ARGV[3] .. 'job:' .. ARGV[i + 1], 'queued', 'EX', ARGV[2])\n"
+        "  redis.call('LPUSH', KEYS[1], ARGV[i + 2])\n"
+        "end\n"
+        "return #todo\n",
+
+    /* GRADEBOOK KEYS: asgs asggen  ARGV: prefix -> {slugs, {slug student
+     * best}...}: the best score of each student's graded submissions per
+     * assignment ('' when the student has submissions but none graded),
+     * counting only submissions made to the assignment that has the slug
+     * now. */
     [SCRIPT_GRADEBOOK] =
         "local slugs = redis.call('HKEYS', KEYS[1])\n"
         "local out = {}\n"
         "for _, slug in ipairs(slugs) do\n"
         "  local best = {}\n"
+        "  local gen = redis.call('HGET', KEYS[2], slug) or ''\n"
         "  for _, id in ipairs(redis.call('ZRANGE', ARGV[1] .. 'subs:asg:' .. slug, 0, -1)) do\n"
         "    local f = redis.call('HMGET', ARGV[1] .. 'sub:' .. id, 'student_id', 'status', "
-        "'score')\n"
-        "    if f[1] then\n"
+        "'score', 'gen')\n"
+        "    if f[1] and (f[4] or '') == gen then\n"
         "      local b = best[f[1]]\n"
         "      local s = f[2] == 'done' and tonumber(f[3] or '')\n"
         "      if s then\n"

@@ -38,8 +38,8 @@ submission_create(const char *slug, const char *student, const char *source, siz
 {
 	char k_sub[80], k_job[80], k_asg[120], k_stu[200], depth[32], ttl[32], created[32],
 	    maxp[32], jid[JOB_ID_LEN + 1], *job;
-	const char *argv[19];
-	size_t lens[19], jlen;
+	const char *argv[20];
+	size_t lens[20], jlen;
 	redisReply *r;
 	enum submission_rc rc = SUB_STORE_FAILED;
 	int64_t now = now_real_ms();
@@ -56,14 +56,15 @@ submission_create(const char *slug, const char *student, const char *source, siz
 	snprintf(maxp, sizeof maxp, "%.17g", max_points);
 	argv[0] = KEY_PREFIX "queue", argv[1] = KEY_PREFIX "asgs", argv[2] = k_sub;
 	argv[3] = k_job, argv[4] = KEY_PREFIX "subs", argv[5] = k_asg, argv[6] = k_stu;
-	argv[7] = depth, argv[8] = ttl, argv[9] = slug, argv[10] = job, argv[11] = id;
-	argv[12] = student, argv[13] = source, argv[14] = late ? "1" : "0", argv[15] = created;
-	argv[16] = maxp, argv[17] = jid, argv[18] = "python";
-	for (int i = 0; i < 19; i++)
+	argv[7] = KEY_PREFIX "asggen";
+	argv[8] = depth, argv[9] = ttl, argv[10] = slug, argv[11] = job, argv[12] = id;
+	argv[13] = student, argv[14] = source, argv[15] = late ? "1" : "0", argv[16] = created;
+	argv[17] = maxp, argv[18] = jid, argv[19] = "python";
+	for (int i = 0; i < 20; i++)
 		lens[i] = strlen(argv[i]);
-	lens[10] = jlen;
-	lens[13] = source_len;
-	r = store_script(SCRIPT_SUB_CREATE, 7, 19, argv, lens);
+	lens[11] = jlen;
+	lens[14] = source_len;
+	r = store_script(SCRIPT_SUB_CREATE, 8, 20, argv, lens);
 	free(job);
 	if (r == NULL)
 		return SUB_STORE_FAILED;
@@ -248,6 +249,24 @@ submission_list(const char *slug, const char *student, int limit)
 }
 
 int
+submission_assignment_current(const char *id)
+{
+	redisReply *r =
+	    store_cmd("EVAL %s 3 " KEY_PREFIX "sub:%s " KEY_PREFIX "asgs " KEY_PREFIX "asggen",
+	              "local f = redis.call('HMGET', KEYS[1], 'assignment', 'gen') "
+	              "if not f[1] or redis.call('HEXISTS', KEYS[2], f[1]) == 0 then return 0 end "
+	              "return (f[2] or '') == (redis.call('HGET', KEYS[3], f[1]) or '') and 1 or 0",
+	              id);
+	int rc = -1;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+		rc = (int)r->integer;
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+int
 submission_regrade(const char *slug)
 {
 	redisReply *ids = store_cmd("ZRANGE " KEY_PREFIX "subs:asg:%s 0 -1", slug), *r;
@@ -262,15 +281,17 @@ submission_regrade(const char *slug)
 		return SUB_STORE_FAILED;
 	}
 	n = ids->elements;
-	argv = xcalloc(4 + 3 * n, sizeof *argv);
-	lens = xcalloc(4 + 3 * n, sizeof *lens);
+	argv = xcalloc(6 + 3 * n, sizeof *argv);
+	lens = xcalloc(6 + 3 * n, sizeof *lens);
 	owned = xcalloc(2 * n + 1, sizeof *owned);
 	snprintf(depth, sizeof depth, "%lld", (long long)cfg.queue_max_depth);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)cfg.result_ttl_s);
 	argv[k++] = KEY_PREFIX "queue";
+	argv[k++] = KEY_PREFIX "asggen";
 	argv[k++] = depth;
 	argv[k++] = ttl;
 	argv[k++] = KEY_PREFIX;
+	argv[k++] = slug;
 	for (size_t i = 0; i < n; i++) {
 		char jid[JOB_ID_LEN + 1];
 		argv[k] = ids->element[i]->str;
@@ -283,7 +304,7 @@ submission_regrade(const char *slug)
 	for (size_t i = 0; i < k; i++)
 		if (lens[i] == 0)
 			lens[i] = strlen(argv[i]);
-	r = store_script(SCRIPT_REGRADE, 1, (int)k, argv, lens);
+	r = store_script(SCRIPT_REGRADE, 2, (int)k, argv, lens);
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 		rc = r->integer < 0 ? SUB_BUSY : (int)r->integer;
 	else if (r != NULL)
@@ -318,8 +339,8 @@ student_cmp(const void *a, const void *b)
 struct json_object *
 submission_gradebook(void)
 {
-	const char *argv[2] = {KEY_PREFIX "asgs", KEY_PREFIX};
-	redisReply *r = store_script(SCRIPT_GRADEBOOK, 1, 2, argv, NULL), *slugs, *rows;
+	const char *argv[3] = {KEY_PREFIX "asgs", KEY_PREFIX "asggen", KEY_PREFIX};
+	redisReply *r = store_script(SCRIPT_GRADEBOOK, 2, 3, argv, NULL), *slugs, *rows;
 	struct json_object *o, *asgs, *students, *by_id;
 	const char **names;
 

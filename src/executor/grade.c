@@ -597,16 +597,20 @@ char *
 grade_job(const struct job *j, int slot, size_t *len, const char **status)
 {
 	char key[80], slug[SLUG_MAX + 1];
-	const char *argv[2];
+	const char *argv[4];
 	struct json_object *def, *o;
+	struct jx_err e;
 	redisReply *r;
-	int found;
 
 	*status = "error";
 	snprintf(key, sizeof key, KEY_PREFIX "sub:%s", j->submission);
 	argv[0] = key;
-	argv[1] = j->id;
-	r = store_script(SCRIPT_SUB_START, 1, 2, argv, NULL);
+	argv[1] = KEY_PREFIX "asggen";
+	argv[2] = j->id;
+	argv[3] = KEY_PREFIX;
+	/* the submission, and in the same step the definition of the
+	 * assignment it was made to */
+	r = store_script(SCRIPT_SUB_START, 2, 4, argv, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
@@ -615,31 +619,33 @@ grade_job(const struct job *j, int slot, size_t *len, const char **status)
 		return job_envelope_error("unavailable", "the store failed while starting to grade",
 		                          len);
 	}
-	if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len > SLUG_MAX) {
+	if (r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[2]->type != REDIS_REPLY_STRING || r->element[0]->len > SLUG_MAX) {
 		freeReplyObject(r);
 		return job_envelope_error(
 		    "not_found", "the submission is gone or was queued again (regrade)", len);
 	}
 	memcpy(slug, r->element[0]->str, r->element[0]->len + 1);
-	def = assignment_get(slug, &found);
-	if (def == NULL) {
+	if (r->element[2]->len == 0) {
+		/* deleted, perhaps made again since under the same slug: that one
+		 * is another assignment */
 		freeReplyObject(r);
-		if (found == 0) {
-			o = json_object_new_object();
-			json_object_object_add(o, "assignment", json_object_new_string(slug));
-			def = o;
-			o = grade_failed(def,
-			                 "the assignment was deleted before the submission was "
-			                 "graded");
-			json_object_put(def);
-			return job_envelope_ok(o, len);
-		}
+		o = json_object_new_object();
+		json_object_object_add(o, "assignment", json_object_new_string(slug));
+		def = o;
+		o = grade_failed(def,
+		                 "the assignment was deleted before the submission was graded");
+		json_object_put(def);
+		return job_envelope_ok(o, len);
+	}
+	def = jx_parse(r->element[2]->str, r->element[2]->len, 64, &e);
+	if (def == NULL) {
+		log_warnx("assignment %s: stored text unreadable: %s", slug, e.detail);
+		freeReplyObject(r);
 		*status = JOB_STATUS_UNAVAILABLE;
 		return job_envelope_error("unavailable",
-		                          "the store failed while reading the "
-		                          "assignment",
-		                          len);
+		                          "the store failed while reading the assignment", len);
 	}
 	o = grade_run(def, r->element[1]->str, r->element[1]->len, slot);
 	freeReplyObject(r);

@@ -999,6 +999,46 @@ def test_gradebook_csv(who, gradebook):
     assert who.admin.get("/gradebook", params={"format": "json"}).json() == gb
 
 
+def test_assignments_and_submissions_stored_before_generations_still_count(who):
+    """Data written before assignments had a generation (no evald:asggen
+    entry, no `gen` field in the submission) is one assignment with its
+    submissions: they are graded, regraded, in the gradebook, and a
+    student's result follows the assignment's hidden_feedback. Deleting
+    it and making the slug again then starts afresh."""
+    d = {"title": "Old data", "max_points": 2, "limits": {"time_s": 2},
+         "hidden_feedback": "full",
+         "tests": [io_test("f 1", "f", "1", "2", visibility="hidden"),
+                   io_test("f 2", "f", "2", "3", visibility="hidden")]}
+    put_ok(who.admin, "old-data", d)
+    r = who.st.redis
+    r("HDEL", "evald:asggen", "old-data")              # as stored before the upgrade
+    sid = submit_ok(who.alice, "old-data", "def f(x):\n    return x + 1\n")
+    assert r("HGET", "evald:sub:" + sid, "gen") == b""
+    r("HDEL", "evald:sub:" + sid, "gen")
+    res = wait_graded(who.admin, [sid])[sid]
+    assert (res["status"], res["score"]) == ("done", 2), res
+    gb = {s["student_id"]: s for s in who.admin.get("/gradebook").json()["students"]}
+    assert gb["alice"]["scores"]["old-data"] == 2, gb["alice"]
+    mine = who.alice.get("/results/" + sid).json()
+    assert [t["message"] for t in mine["tests"]] == ["", ""], mine   # full: every row
+    r2 = who.admin.post("/assignments/old-data/regrade")
+    assert r2.status_code == 202 and r2.json() == {"queued": 1}, r2.text
+    wait_graded(who.admin, [sid])
+    # deleted and made again: another assignment, which the old submission
+    # is not part of
+    assert who.admin.request("DELETE", "/assignments/old-data").status_code == 204
+    put_ok(who.admin, "old-data", dict(d, hidden_feedback="summary"))
+    assert r("HGET", "evald:asggen", "old-data") not in (None, b"")
+    r2 = who.admin.post("/assignments/old-data/regrade")
+    assert r2.status_code == 202 and r2.json() == {"queued": 0}, r2.text
+    gb = {s["student_id"]: s for s in who.admin.get("/gradebook").json()["students"]}
+    # alice is in it only with her other assignments' submissions
+    assert "alice" not in gb or gb["alice"]["scores"]["old-data"] is None, gb["alice"]
+    mine = who.alice.get("/results/" + sid).json()
+    # the mode it was graded under (full), not the new assignment's summary
+    assert [t["message"] for t in mine["tests"]] == ["", ""], mine
+
+
 def test_regrade_after_changing_tests(who):
     d = {"title": "Regrade", "max_points": 4, "limits": {"time_s": 2}, "tests": [
         io_test("f 1", "f", "1", "2", visibility="hidden"),
