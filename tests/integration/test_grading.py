@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from client import Api
-from grading import put, put_ok, submit, submit_ok, wait_graded  # noqa: F401
+from grading import make_token, put, put_ok, submit, submit_ok, wait_graded  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -89,15 +89,7 @@ def who(st):
     w.admin = Api(st.url, token=st.admin_token, redis=st.redis)
 
     def token(role, student_id=None):
-        body = {"role": role}
-        if student_id is not None:
-            body["student_id"] = student_id
-        r = w.admin.post("/tokens", body)
-        assert r.status_code == 201, r.text
-        got = r.json()
-        assert got["role"] == role and got["student_id"] == student_id, got
-        assert got["token"].startswith("evd_"), got
-        return got["token"]
+        return make_token(w.admin, role, student_id)
 
     w.token = token
     w.client = Api(st.url, token=token("client"), redis=st.redis)

@@ -25,7 +25,7 @@ import time
 import pytest
 
 from client import Api
-from grading import put, put_ok, submit, submit_ok, wait_graded  # noqa: F401
+from grading import make_token, put, put_ok, submit, submit_ok, wait_graded  # noqa: F401
 
 OVERRIDES = {
     "case_timeout_s": 2,
@@ -141,12 +141,7 @@ def races(stack_factory):
     w.admin = Api(st.url, token=st.admin_token, redis=st.redis)
 
     def token(role, student_id=None):
-        body = {"role": role}
-        if student_id is not None:
-            body["student_id"] = student_id
-        r = w.admin.post("/tokens", body)
-        assert r.status_code == 201, r.text
-        return r.json()["token"]
+        return make_token(w.admin, role, student_id)
 
     def executor_on():
         if not st.executor_alive(0):

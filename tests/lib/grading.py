@@ -17,6 +17,20 @@ def put_ok(api, slug, definition, files=None):
     return r.json()
 
 
+def make_token(admin, role, student_id=None):
+    """A new token of role (a student's with student_id), made by admin
+    through POST /tokens."""
+    body = {"role": role}
+    if student_id is not None:
+        body["student_id"] = student_id
+    r = admin.post("/tokens", body)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["role"] == role and got["student_id"] == student_id, got
+    assert got["token"].startswith("evd_"), got
+    return got["token"]
+
+
 def submit(api, slug, source, student_id=None, **extra):
     body = {"assignment": slug, "source": source}
     if student_id is not None:
