@@ -165,9 +165,8 @@ main(int argc, char **argv)
 					if (slots[i].pid != pid)
 						continue;
 					slots[i].pid = 0;
-					if (!got_term)
-						log_death(i, pid, status);
 					if (!got_term) {
+						log_death(i, pid, status);
 						/* A worker that dies at once again and again
 						 * is respawned at most once a second. */
 						if (now_mono_ms() - slots[i].started_ms < 1000)
