@@ -206,16 +206,13 @@ submissions_result(struct request *req, struct response *resp)
 		/* the assignment's current mode decides; the mode it was graded
 		 * under stands in when the assignment is gone (and when another
 		 * has its slug now) */
-		int current = submission_assignment_current(id);
-
-		if (current < 0) {
+		def = submission_assignment(id, &found);
+		if (found < 0) {
 			json_object_put(res);
 			http_error(resp, ERR_UNAVAILABLE,
 			           "the store is unreachable; try again shortly");
 			return;
 		}
-		json_object_object_get_ex(res, "assignment", &v);
-		def = current ? assignment_summary(json_object_get_string(v), &found) : NULL;
 		if (def != NULL && json_object_object_get_ex(def, "hidden_feedback", &v))
 			mode = json_object_get_string(v);
 		else if (json_object_object_get_ex(res, "hidden_feedback", &v) && v != NULL)

@@ -248,22 +248,29 @@ submission_list(const char *slug, const char *student, int limit)
 	return arr;
 }
 
-int
-submission_assignment_current(const char *id)
+struct json_object *
+submission_assignment(const char *id, int *found)
 {
 	redisReply *r =
 	    store_cmd("EVAL %s 3 " KEY_PREFIX "sub:%s " KEY_PREFIX "asgs " KEY_PREFIX "asggen",
 	              "local f = redis.call('HMGET', KEYS[1], 'assignment', 'gen') "
-	              "if not f[1] or redis.call('HEXISTS', KEYS[2], f[1]) == 0 then return 0 end "
-	              "return (f[2] or '') == (redis.call('HGET', KEYS[3], f[1]) or '') and 1 or 0",
+	              "if not f[1] or (f[2] or '') ~= (redis.call('HGET', KEYS[3], f[1]) or '') "
+	              "then return false end "
+	              "return redis.call('HGET', KEYS[2], f[1])",
 	              id);
-	int rc = -1;
+	struct json_object *o = NULL;
+	struct jx_err e;
 
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-		rc = (int)r->integer;
+	*found = -1;
+	if (r != NULL && r->type == REDIS_REPLY_NIL) {
+		*found = 0;
+	} else if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		o = jx_parse(r->str, r->len, 16, &e);
+		*found = o != NULL ? 1 : -1;
+	}
 	if (r)
 		freeReplyObject(r);
-	return rc;
+	return o;
 }
 
 int

@@ -33,10 +33,11 @@ enum submission_rc submission_create(const char *slug, const char *student, cons
  * (unknown id) or -1 (Redis failed). with_source adds "source". */
 struct json_object *submission_get(const char *id, int with_source, int *found);
 
-/* 1 when submission id was made to the assignment that has its slug now,
- * 0 when that assignment was deleted (another may have been made under the
- * same slug since), -1 when Redis failed. */
-int submission_assignment_current(const char *id);
+/* The summary (as in GET /assignments) of the assignment submission id was
+ * made to, in one round trip. NULL with *found 0 when that assignment was
+ * deleted (another may have been made under the same slug since), -1 when
+ * Redis failed or the stored text is unreadable. */
+struct json_object *submission_assignment(const char *id, int *found);
 
 /* Rows {submission_id, assignment, student_id, status, score, max_points,
  * late, created_at, graded_at}, newest first, filtered by slug and/or
